@@ -1,0 +1,115 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "leadd",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "leadd", targets: ["leadd"]),
+        .executable(name: "leaddctl", targets: ["leaddctl"]),
+        .executable(name: "leadd-bench", targets: ["leadd-bench"]),
+        .library(name: "LeaddCore", targets: ["LeaddCore"]),
+        .library(name: "PluginAPI", targets: ["PluginAPI"]),
+        // Channel plugins: shared libraries loaded by leadd with dlopen.
+        .library(name: "TestChannel", type: .dynamic, targets: ["TestChannel"]),
+        .library(name: "BadABIPlugin", type: .dynamic, targets: ["BadABIPlugin"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CSQLite",
+            path: "Sources/CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+        // The plugin ABI: one C header, the only binary contract between leadd and a plugin.
+        .target(
+            name: "CLeaddPlugin",
+            path: "Sources/PluginAPI/CABI"
+        ),
+        // Swift side of the ABI, compiled into the daemon and into each Swift plugin.
+        .target(
+            name: "PluginAPI",
+            dependencies: ["CLeaddPlugin"],
+            path: "Sources/PluginAPI/Swift",
+            swiftSettings: strict
+        ),
+        .target(
+            name: "LeaddCore",
+            dependencies: [
+                "CSQLite",
+                "PluginAPI",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "LeaddClient",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "leadd",
+            dependencies: [
+                "LeaddCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "leaddctl",
+            dependencies: [
+                "LeaddClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "leadd-bench",
+            dependencies: [
+                "LeaddClient",
+                "CSQLite",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "TestChannel",
+            dependencies: ["PluginAPI"],
+            path: "Plugins/TestChannel",
+            swiftSettings: strict
+        ),
+        .target(
+            name: "BadABIPlugin",
+            dependencies: ["CLeaddPlugin"],
+            path: "Plugins/BadABI"
+        ),
+        .testTarget(
+            name: "LeaddCoreTests",
+            dependencies: ["LeaddCore", "PluginAPI", "CSQLite"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["LeaddClient"],
+            swiftSettings: strict
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

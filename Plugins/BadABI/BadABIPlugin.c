@@ -1,0 +1,50 @@
+/*
+ * A plugin written in C that misreports its ABI, for the loader's refusal tests.
+ * LEADD_TEST_BAD_ABI picks the fault: "major" (ABI 2.0), "small" (a table cut short),
+ * "null" (refuses the host), anything else: a valid, working 1.0 table whose sends all
+ * fail permanently (shows that a plugin in plain C works).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "leadd_plugin.h"
+#include "bad_abi.h"
+
+static const leadd_host *saved_host;
+
+static int32_t create(void *ctx, const char *settings, const leadd_host *host, void **out, char *err, size_t cap) {
+    (void)ctx; (void)settings; (void)err; (void)cap;
+    saved_host = host;
+    *out = (void *)1;
+    return 0;
+}
+
+static void send_batch(void *instance, const leadd_message *const *messages, size_t count) {
+    (void)instance;
+    for (size_t i = 0; i < count; i++) {
+        leadd_result r = { sizeof(leadd_result), LEADD_OUTCOME_FAILED, -1, NULL, "the C test plugin fails every message" };
+        saved_host->complete(saved_host->host_context, messages[i]->token, &r);
+    }
+}
+
+static int32_t health(void *instance, char *out, size_t cap) {
+    (void)instance;
+    if (cap > 2) { strcpy(out, "ok"); }
+    return 0;
+}
+
+static void destroy(void *instance) { (void)instance; }
+
+static leadd_plugin table = {
+    sizeof(leadd_plugin), LEADD_ABI_MAJOR, LEADD_ABI_MINOR, "c-test", "0.1.0", "test", NULL,
+    create, send_batch, health, destroy,
+};
+
+const leadd_plugin *leadd_plugin_entry(uint32_t host_major, uint32_t host_minor) {
+    (void)host_minor;
+    const char *fault = getenv("LEADD_TEST_BAD_ABI");
+    if (fault && strcmp(fault, "null") == 0) return NULL;
+    if (host_major != LEADD_ABI_MAJOR) return NULL;
+    if (fault && strcmp(fault, "major") == 0) { table.abi_major = 2; table.abi_minor = 0; }
+    if (fault && strcmp(fault, "small") == 0) { table.struct_size = offsetof(leadd_plugin, send_batch); }
+    return &table;
+}

@@ -1,0 +1,115 @@
+// A channel plugin for tests and benchmarks: it "delivers" a message by appending it as one JSON
+// line to a file, and can be told to fail in the ways real providers do.
+//
+// Settings (the channel's `settings:` in leadd.yaml):
+//   file: path of the JSON Lines file to append to (omit to record nothing)
+//   fail_every: N         every Nth message gets a transient failure (retry)
+//   fail_matching: "text" a recipient containing this text fails permanently
+//   unavailable: true     every message reports the channel as unavailable
+//   delay_ms: N           complete each batch N ms later, from another thread
+import Foundation
+import PluginAPI
+import Synchronization
+
+@_cdecl("leadd_plugin_entry")
+public func leaddPluginEntry(_ hostMajor: UInt32, _ hostMinor: UInt32) -> UnsafeRawPointer? {
+    PluginExport.table(for: TestChannel.self, name: "test", version: "1.0.0", kind: "test", hostMajor: hostMajor)
+}
+
+final class TestChannel: ChannelPlugin {
+    struct Settings {
+        var file: String?
+        var failEvery = 0
+        var failMatching: String?
+        var unavailable = false
+        var delayMilliseconds = 0
+    }
+
+    private let settings: Settings
+    private let host: PluginHost
+    private let output: Mutex<UnsafeMutablePointer<FILE>?>
+    private let counter = Atomic<Int>(0)
+
+    init(settingsJSON: String, host: PluginHost) throws {
+        let object = (try? JSONSerialization.jsonObject(with: Data(settingsJSON.utf8))) as? [String: Any]
+        guard let object else { throw PluginSetupError("settings are not a JSON object") }
+        var settings = Settings()
+        for (key, value) in object {
+            switch key {
+            case "file": settings.file = value as? String
+            case "fail_every": settings.failEvery = value as? Int ?? 0
+            case "fail_matching": settings.failMatching = value as? String
+            case "unavailable": settings.unavailable = value as? Bool ?? false
+            case "delay_ms": settings.delayMilliseconds = value as? Int ?? 0
+            default: throw PluginSetupError("unknown setting '\(key)'")
+            }
+        }
+        var handle: UnsafeMutablePointer<FILE>?
+        if let file = settings.file {
+            handle = fopen(file, "a")
+            guard handle != nil else {
+                throw PluginSetupError("cannot open \(file): \(String(cString: strerror(errno)))")
+            }
+        }
+        self.settings = settings
+        self.host = host
+        self.output = Mutex(handle)
+    }
+
+    func send(_ messages: [PluginMessage]) {
+        var results: [(UInt64, PluginResult)] = []
+        results.reserveCapacity(messages.count)
+        var lines = ""
+        for message in messages {
+            let n = counter.add(1, ordering: .relaxed).newValue
+            let result: PluginResult
+            if settings.unavailable {
+                result = .channelUnavailable("test channel set unavailable")
+            } else if let pattern = settings.failMatching, message.to.contains(pattern) {
+                result = .failed("recipient \(message.to) matches fail_matching")
+            } else if settings.failEvery > 0, n % settings.failEvery == 0 {
+                result = .retry("injected transient failure", afterMilliseconds: nil)
+            } else {
+                result = .delivered(providerID: "test-\(n)")
+                lines += Self.line(for: message, at: host.nowMilliseconds())
+            }
+            results.append((message.token, result))
+        }
+        // Recorded lines reach the kernel before the messages are reported delivered, so a
+        // kill -9 of the daemon never loses a delivery that leadd was told about.
+        output.withLock { handle in
+            guard let handle, !lines.isEmpty else { return }
+            fputs(lines, handle)
+            fflush(handle)
+        }
+        let host = self.host
+        let completed = results
+        let finish: @Sendable () -> Void = {
+            for (token, result) in completed { host.complete(token, result) }
+        }
+        if settings.delayMilliseconds > 0 {
+            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(settings.delayMilliseconds), execute: finish)
+        } else {
+            finish()
+        }
+    }
+
+    func healthProblem() -> String? { settings.unavailable ? "set unavailable" : nil }
+
+    func shutdown() {
+        output.withLock { handle in
+            if let h = handle { fclose(h) }
+            handle = nil
+        }
+    }
+
+    static func line(for message: PluginMessage, at now: Int64) -> String {
+        let record: [String: Any] = [
+            "id": message.id, "key": message.idempotencyKey, "tenant": message.tenant, "to": message.to,
+            "attempt": Int(message.attempt), "due_at_ms": message.dueAtMilliseconds, "sent_at_ms": now,
+            "content": (try? JSONSerialization.jsonObject(with: Data(message.contentJSON.utf8))) ?? [:],
+        ]
+        let data = (try? JSONSerialization.data(withJSONObject: record, options: [.sortedKeys])) ?? Data()
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+}

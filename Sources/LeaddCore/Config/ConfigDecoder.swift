@@ -1,0 +1,262 @@
+// Decodes leadd.yaml into LeaddConfig. Works on Yams' node tree rather than Codable so that every
+// error, including a wrong type or an unknown key, carries the line and column of the node at fault.
+import Foundation
+import Yams
+
+public enum ConfigDecoder {
+    public static func load(path: String) throws(ConfigError) -> LeaddConfig {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigError(file: path, key: "", reason: "cannot read the file: \(describe(error))")
+        }
+        return try decode(text, file: path)
+    }
+
+    public static func decode(_ text: String, file: String) throws(ConfigError) -> LeaddConfig {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch let error as YamlError {
+            throw syntaxError(error, file: file)
+        } catch {
+            throw ConfigError(file: file, key: "", reason: "\(error)")
+        }
+        var config = LeaddConfig()
+        guard let root else { return config }
+        let top = try YAMLField(node: root, path: "", file: file).mapping(
+            allowed: ["daemon", "store", "channels", "tenants"])
+        if let daemon = top["daemon"] { config.daemon = try decodeDaemon(daemon) }
+        if let store = top["store"] { config.store = try decodeStore(store) }
+        if let channels = top["channels"] {
+            for (name, field) in try channels.orderedMapping() {
+                config.channels.append(try decodeChannel(name: name, field))
+            }
+        }
+        if let tenants = top["tenants"] { config.tenants = try decodeTenants(tenants) }
+        return config
+    }
+
+    static func decodeDaemon(_ field: YAMLField) throws(ConfigError) -> DaemonConfig {
+        var daemon = DaemonConfig()
+        let keys = try field.mapping(allowed: [
+            "state_dir", "socket", "socket_mode", "plugin_dir", "max_request_bytes", "shutdown_grace",
+        ])
+        if let f = keys["state_dir"] { daemon.stateDirectory = try f.nonEmptyString() }
+        if let f = keys["socket"] { daemon.socketPath = try f.nonEmptyString() }
+        if let f = keys["socket_mode"] { daemon.socketMode = try f.fileMode() }
+        if let f = keys["plugin_dir"] { daemon.pluginDirectory = try f.nonEmptyString() }
+        if let f = keys["max_request_bytes"] { daemon.maxRequestBytes = try f.int(in: 1024...(256 << 20)) }
+        if let f = keys["shutdown_grace"] { daemon.shutdownGrace = try f.duration() }
+        return daemon
+    }
+
+    static func decodeStore(_ field: YAMLField) throws(ConfigError) -> StoreConfig {
+        var store = StoreConfig()
+        let keys = try field.mapping(allowed: ["synchronous", "max_batch"])
+        if let f = keys["synchronous"] { store.synchronous = try f.choice(SyncMode.self) }
+        if let f = keys["max_batch"] { store.maxBatch = try f.int(in: 1...100_000) }
+        return store
+    }
+
+    static func decodeChannel(name: String, _ field: YAMLField) throws(ConfigError) -> ChannelConfig {
+        guard name.range(of: "^[a-z][a-z0-9_-]{0,31}$", options: .regularExpression) != nil else {
+            throw field.error("channel name '\(name)' must be 1-32 lowercase letters, digits, '-' or '_'")
+        }
+        let keys = try field.mapping(allowed: ["plugin", "settings", "batch_size", "concurrency", "rate", "retry"])
+        guard let plugin = keys["plugin"] else { throw field.error("missing required key 'plugin'") }
+        var channel = ChannelConfig(name: name, plugin: try plugin.string())
+        if let f = keys["settings"] {
+            guard case .object = try f.json() else { throw f.error("must be a mapping") }
+            channel.settingsJSON = try f.json().serialized
+        }
+        if let f = keys["batch_size"] { channel.batchSize = try f.int(in: 1...10_000) }
+        if let f = keys["concurrency"] { channel.concurrency = try f.int(in: 1...10_000) }
+        if let f = keys["rate"] { channel.rate = try f.rate() }
+        if let f = keys["retry"] {
+            let retry = try f.mapping(allowed: ["delay", "max_attempts"])
+            if let d = retry["delay"] { channel.retry.delay = try d.duration() }
+            if let m = retry["max_attempts"] { channel.retry.maxAttempts = try m.int(in: 1...1000) }
+        }
+        return channel
+    }
+
+    static func decodeTenants(_ field: YAMLField) throws(ConfigError) -> TenantDefaults {
+        var tenants = TenantDefaults()
+        let keys = try field.mapping(allowed: ["defaults"])
+        if let defaults = keys["defaults"] {
+            let d = try defaults.mapping(allowed: ["rate", "weight"])
+            if let f = d["rate"] { tenants.rate = try f.rate() }
+            if let f = d["weight"] { tenants.weight = try f.int(in: 1...1000) }
+        }
+        return tenants
+    }
+
+    static func syntaxError(_ error: YamlError, file: String) -> ConfigError {
+        switch error {
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+            .composer(let context, let problem, let mark, _):
+            let reason = [context?.text, problem].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: " ")
+            return ConfigError(file: file, line: mark.line, column: mark.column, key: "", reason: "YAML syntax: \(reason)")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            return ConfigError(
+                file: file, line: context.mark.line, column: context.mark.column, key: "",
+                reason: "duplicate key \(duplicates.joined(separator: ", "))")
+        default:
+            return ConfigError(file: file, key: "", reason: "YAML: \(error)")
+        }
+    }
+
+    static func describe(_ error: any Error) -> String {
+        (error as NSError).localizedDescription
+    }
+}
+
+/// One node of the YAML tree with the key path that leads to it.
+struct YAMLField {
+    let node: Node
+    let path: String
+    let file: String
+
+    func error(_ reason: String) -> ConfigError {
+        ConfigError(file: file, line: node.mark?.line, column: node.mark?.column, key: path, reason: reason)
+    }
+
+    func child(_ key: String, _ node: Node) -> YAMLField {
+        YAMLField(node: node, path: path.isEmpty ? key : "\(path).\(key)", file: file)
+    }
+
+    /// The mapping's fields by key, refusing keys not in `allowed`.
+    func mapping(allowed: Set<String>) throws(ConfigError) -> [String: YAMLField] {
+        var fields: [String: YAMLField] = [:]
+        for (key, field) in try orderedMapping() {
+            guard allowed.contains(key) else {
+                let known = allowed.sorted().joined(separator: ", ")
+                throw ConfigError(
+                    file: file, line: field.keyMark?.line, column: field.keyMark?.column, key: field.path,
+                    reason: "unknown key '\(key)' (known here: \(known))")
+            }
+            fields[key] = field
+        }
+        return fields
+    }
+
+    /// The mapping's fields in file order; an empty value (`key:`) counts as an empty mapping.
+    func orderedMapping() throws(ConfigError) -> [(String, YAMLField)] {
+        if case .scalar = node, isNull { return [] }
+        guard case .mapping(let mapping) = node else { throw error("expected a mapping, found \(kind)") }
+        var result: [(String, YAMLField)] = []
+        for (key, value) in mapping {
+            guard case .scalar(let scalar) = key else {
+                throw ConfigError(
+                    file: file, line: key.mark?.line, column: key.mark?.column, key: path, reason: "keys must be text")
+            }
+            var field = child(scalar.string, value)
+            field.keyMark = key.mark
+            result.append((scalar.string, field))
+        }
+        return result
+    }
+
+    var keyMark: Mark? {
+        get { storedKeyMark ?? node.mark }
+        set { storedKeyMark = newValue }
+    }
+    private var storedKeyMark: Mark?
+
+    init(node: Node, path: String, file: String) {
+        self.node = node
+        self.path = path
+        self.file = file
+    }
+
+    var isNull: Bool { node.tag.description == Tag.Name.null.rawValue }
+
+    var kind: String {
+        switch node {
+        case .mapping: "a mapping"
+        case .sequence: "a list"
+        case .alias: "an alias"
+        case .scalar: isNull ? "nothing" : "'\(node.scalar?.string ?? "")'"
+        }
+    }
+
+    func string() throws(ConfigError) -> String {
+        guard case .scalar(let scalar) = node, !isNull else { throw error("expected text, found \(kind)") }
+        return scalar.string
+    }
+
+    func nonEmptyString() throws(ConfigError) -> String {
+        let s = try string()
+        guard !s.isEmpty else { throw error("must not be empty") }
+        return s
+    }
+
+    func int(in range: ClosedRange<Int>) throws(ConfigError) -> Int {
+        guard case .scalar(let scalar) = node, let value = Int(scalar.string) else {
+            throw error("expected a whole number, found \(kind)")
+        }
+        guard range.contains(value) else {
+            throw error("\(value) is out of range (\(range.lowerBound)...\(range.upperBound))")
+        }
+        return value
+    }
+
+    func duration() throws(ConfigError) -> Duration {
+        let s = try string()
+        guard let d = DurationText.parse(s) else {
+            throw error("'\(s)' is not a duration (expected like 250ms, 30s, 5m, 2h)")
+        }
+        return d
+    }
+
+    func rate() throws(ConfigError) -> Rate {
+        let s = try string()
+        guard let r = Rate.parse(s) else { throw error("'\(s)' is not a rate (expected like 100/s or 1000/min)") }
+        return r
+    }
+
+    func fileMode() throws(ConfigError) -> UInt32 {
+        let s = try string()
+        guard let mode = UInt32(s, radix: 8), mode <= 0o777 else {
+            throw error("'\(s)' is not an octal file mode (expected like \"0660\")")
+        }
+        return mode
+    }
+
+    func choice<T: RawRepresentable & CaseIterable>(_ type: T.Type) throws(ConfigError) -> T where T.RawValue == String {
+        let s = try string()
+        guard let value = T(rawValue: s) else {
+            throw error("'\(s)' is not one of \(T.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return value
+    }
+
+    /// The subtree as JSON, for plugin settings. Plain scalars keep YAML's types; quoted ones are text.
+    func json() throws(ConfigError) -> JSONValue {
+        switch node {
+        case .scalar(let scalar):
+            if scalar.style == .plain || scalar.style == .any {
+                switch node.tag.description {
+                case Tag.Name.null.rawValue: return .null
+                case Tag.Name.bool.rawValue: if let b = node.bool { return .bool(b) }
+                case Tag.Name.int.rawValue: if let i = node.int { return .integer(Int64(i)) }
+                case Tag.Name.float.rawValue: if let d = node.float, d.isFinite { return .number(d) }
+                default: break
+                }
+            }
+            return .string(scalar.string)
+        case .sequence(let sequence):
+            var array: [JSONValue] = []
+            for (index, element) in sequence.enumerated() { array.append(try child("\(index)", element).json()) }
+            return .array(array)
+        case .mapping:
+            var object = JSONObject()
+            for (key, field) in try orderedMapping() { object[key] = try field.json() }
+            return .object(object)
+        case .alias:
+            throw error("aliases are not supported")
+        }
+    }
+}

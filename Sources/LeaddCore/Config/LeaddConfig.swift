@@ -1,0 +1,67 @@
+// The daemon's configuration as typed values. Decoding from YAML is in ConfigDecoder.swift;
+// every default below is what leadd uses when the key is absent.
+
+public struct LeaddConfig: Sendable, Equatable {
+    public var daemon = DaemonConfig()
+    public var store = StoreConfig()
+    /// Channels in the order the file lists them.
+    public var channels: [ChannelConfig] = []
+    public var tenants = TenantDefaults()
+
+    public init() {}
+
+    public func channel(named name: String) -> ChannelConfig? { channels.first { $0.name == name } }
+}
+
+public struct DaemonConfig: Sendable, Equatable {
+    public var stateDirectory = "/var/lib/leadd"
+    public var socketPath = "/run/leadd/control.sock"
+    public var socketMode: UInt32 = 0o660
+    /// nil: the directory of the running executable in a build tree, else `<prefix>/lib/leadd/plugins`.
+    public var pluginDirectory: String?
+    public var maxRequestBytes = 1 << 20
+    /// How long SIGTERM waits for in-flight sends before exiting.
+    public var shutdownGrace: Duration = .seconds(10)
+}
+
+public enum SyncMode: String, Sendable, Equatable, CaseIterable {
+    /// fsync the WAL at every commit: an acknowledged request survives power loss.
+    case full
+    /// fsync only at checkpoints: survives a crash of leadd, not of the machine.
+    case normal
+}
+
+public struct StoreConfig: Sendable, Equatable {
+    public var synchronous: SyncMode = .full
+    /// Most requests grouped into one transaction.
+    public var maxBatch = 1000
+}
+
+public struct RetryConfig: Sendable, Equatable {
+    public var delay: Duration = .seconds(60)
+    public var maxAttempts = 5
+}
+
+public struct ChannelConfig: Sendable, Equatable {
+    public var name: String
+    /// A library name (`TestChannel` -> `libTestChannel.so` in the plugin directory) or a path.
+    public var plugin: String
+    /// The `settings:` mapping as JSON text, handed to the plugin.
+    public var settingsJSON = "{}"
+    /// Messages handed to the plugin in one call.
+    public var batchSize = 100
+    /// Batches in flight at once.
+    public var concurrency = 4
+    public var rate: Rate?
+    public var retry = RetryConfig()
+
+    public init(name: String, plugin: String) {
+        self.name = name
+        self.plugin = plugin
+    }
+}
+
+public struct TenantDefaults: Sendable, Equatable {
+    public var rate: Rate?
+    public var weight = 1
+}

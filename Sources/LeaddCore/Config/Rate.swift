@@ -1,0 +1,105 @@
+/// A rate limit such as `100/s` or `1000/min`.
+public struct Rate: Sendable, Equatable, CustomStringConvertible {
+    public var count: Int
+    public var per: Duration
+
+    public init(count: Int, per: Duration) {
+        self.count = count
+        self.per = per
+    }
+
+    public var perSecond: Double {
+        let seconds = Double(per.components.seconds) + Double(per.components.attoseconds) / 1e18
+        return Double(count) / seconds
+    }
+
+    public var description: String { "\(count)/\(DurationText.format(per))" }
+
+    /// Parses `N/s`, `N/sec`, `N/second`, `N/min`, `N/minute`, `N/h`, `N/hour`, `N/day` or `N/<duration>`.
+    public static func parse(_ text: String) -> Rate? {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, let count = Int(parts[0].trimmingWhitespace()), count > 0 else { return nil }
+        let unit = parts[1].trimmingWhitespace()
+        let per: Duration
+        switch unit {
+        case "s", "sec", "second": per = .seconds(1)
+        case "min", "minute", "m": per = .seconds(60)
+        case "h", "hour": per = .seconds(3600)
+        case "d", "day": per = .seconds(86400)
+        default:
+            guard let d = DurationText.parse(unit), d > .zero else { return nil }
+            per = d
+        }
+        return Rate(count: count, per: per)
+    }
+}
+
+/// Durations written like `250ms`, `30s`, `5m`, `2h`, `1d`, or combined: `1m30s`.
+public enum DurationText {
+    public static func parse(_ text: String) -> Duration? {
+        let text = text.trimmingWhitespace()
+        guard !text.isEmpty else { return nil }
+        var total = Duration.zero
+        var digits = ""
+        var index = text.startIndex
+        while index < text.endIndex {
+            let c = text[index]
+            if c.isASCII, c.isNumber {
+                digits.append(c)
+                index = text.index(after: index)
+                continue
+            }
+            guard let value = Int64(digits) else { return nil }
+            digits = ""
+            let rest = text[index...]
+            let unit: Duration
+            let length: Int
+            if rest.hasPrefix("ms") {
+                unit = .milliseconds(1)
+                length = 2
+            } else if rest.hasPrefix("s") {
+                unit = .seconds(1)
+                length = 1
+            } else if rest.hasPrefix("m") {
+                unit = .seconds(60)
+                length = 1
+            } else if rest.hasPrefix("h") {
+                unit = .seconds(3600)
+                length = 1
+            } else if rest.hasPrefix("d") {
+                unit = .seconds(86400)
+                length = 1
+            } else {
+                return nil
+            }
+            total += unit * value
+            index = text.index(index, offsetBy: length)
+        }
+        guard digits.isEmpty else { return nil }
+        return total
+    }
+
+    public static func format(_ duration: Duration) -> String {
+        let ms = duration.milliseconds
+        if ms % 86_400_000 == 0, ms > 0 { return "\(ms / 86_400_000)d" }
+        if ms % 3_600_000 == 0, ms > 0 { return "\(ms / 3_600_000)h" }
+        if ms % 60_000 == 0, ms > 0 { return "\(ms / 60_000)min" }
+        if ms % 1000 == 0 { return "\(ms / 1000)s" }
+        return "\(ms)ms"
+    }
+}
+
+extension Duration {
+    public var milliseconds: Int64 {
+        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
+    }
+}
+
+extension StringProtocol {
+    func trimmingWhitespace() -> String {
+        var s = Substring(self)
+        while let first = s.first, first.isWhitespace { s.removeFirst() }
+        while let last = s.last, last.isWhitespace { s.removeLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,139 @@
+// The control socket: a Unix stream socket speaking JSON-RPC 2.0, one object per line.
+//
+// Requests on one connection are worked on concurrently (so pipelined sends share a group
+// commit) but answered strictly in the order they arrived. A connection holds at most
+// `window` requests at once; past that it stops reading, which pushes back on the client.
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+
+public final class ControlServer: Sendable {
+    private let service: ControlService
+    private let path: String
+    private let mode: UInt32
+    private let maximumLineLength: Int
+    private let logger: Logger
+    static let window = 256
+
+    public init(service: ControlService, path: String, mode: UInt32, maximumLineLength: Int, logger: Logger) {
+        self.service = service
+        self.path = path
+        self.mode = mode
+        self.maximumLineLength = maximumLineLength
+        self.logger = logger
+    }
+
+    /// Binds the socket; `serve` then answers clients until cancelled.
+    public func bind() async throws -> NIOAsyncChannel<NIOAsyncChannel<ControlFrame, ByteBuffer>, Never> {
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
+        let maximumLineLength = self.maximumLineLength
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.backlog, value: 256)
+            .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        ByteToMessageHandler(LineFrameDecoder(maximumLength: maximumLineLength)))
+                    return try NIOAsyncChannel<ControlFrame, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        guard chmod(path, mode_t(mode)) == 0 else {
+            throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EPERM)
+        }
+        logger.info("control socket listening on \(path)")
+        return server
+    }
+
+    public func serve(_ server: NIOAsyncChannel<NIOAsyncChannel<ControlFrame, ByteBuffer>, Never>) async {
+        await withDiscardingTaskGroup { group in
+            do {
+                try await server.executeThenClose { inbound in
+                    for try await connection in inbound {
+                        group.addTask { await self.handle(connection) }
+                    }
+                }
+            } catch {
+                if !Task.isCancelled { logger.error("control socket stopped: \(error)") }
+            }
+        }
+        unlink(path)
+    }
+
+    private func handle(_ connection: NIOAsyncChannel<ControlFrame, ByteBuffer>) async {
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                let (responses, sink) = AsyncStream<String?>.makeStream()
+                let sequencer = ResponseSequencer(sink: sink)
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        for await response in responses {
+                            guard let response else { continue }
+                            var buffer = ByteBuffer()
+                            buffer.reserveCapacity(response.utf8.count + 1)
+                            buffer.writeString(response)
+                            buffer.writeInteger(UInt8(ascii: "\n"))
+                            try await outbound.write(buffer)
+                        }
+                    }
+                    try await withThrowingTaskGroup(of: Void.self) { work in
+                        var sequence = 0
+                        var inFlight = 0
+                        for try await frame in inbound {
+                            if inFlight >= Self.window {
+                                try await work.next()
+                                inFlight -= 1
+                            }
+                            let number = sequence
+                            sequence += 1
+                            inFlight += 1
+                            work.addTask {
+                                let response: String?
+                                switch frame {
+                                case .line(let buffer):
+                                    let bytes = Array(buffer.readableBytesView)
+                                    let blank = bytes.allSatisfy { $0 == 0x20 || $0 == 0x09 }
+                                    response = blank ? nil : await self.service.respond(to: bytes)
+                                case .tooLong(let length):
+                                    response = self.service.tooLarge(length: length)
+                                }
+                                sequencer.deliver(number, response)
+                            }
+                        }
+                        try await work.waitForAll()
+                    }
+                    sink.finish()
+                    try await group.waitForAll()
+                }
+            }
+        } catch {
+            logger.debug("control connection closed: \(error)")
+        }
+    }
+}
+
+/// Puts responses back in request order before they are written.
+final class ResponseSequencer: Sendable {
+    private struct State {
+        var next = 0
+        var ready: [Int: String?] = [:]
+    }
+
+    private let state = Mutex(State())
+    private let sink: AsyncStream<String?>.Continuation
+
+    init(sink: AsyncStream<String?>.Continuation) { self.sink = sink }
+
+    func deliver(_ number: Int, _ response: String?) {
+        state.withLock { state in
+            state.ready[number] = .some(response)
+            while let response = state.ready.removeValue(forKey: state.next) {
+                sink.yield(response)
+                state.next += 1
+            }
+        }
+    }
+}

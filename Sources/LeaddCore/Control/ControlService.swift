@@ -1,0 +1,269 @@
+// The control protocol's methods. Transport-free: ControlServer feeds it lines, tests call it
+// directly. Each line is one request or a JSON-RPC batch; the answer is one line (or nothing,
+// for notifications only).
+import Foundation
+import Logging
+import PluginAPI
+
+public final class ControlService: Sendable {
+    public static let version = "0.1.0"
+
+    private let runtime: DaemonRuntime
+    private let logger: Logger
+
+    public init(runtime: DaemonRuntime, logger: Logger) {
+        self.runtime = runtime
+        self.logger = logger
+    }
+
+    /// Answers one line of input; nil when there is nothing to send back.
+    public func respond(to line: [UInt8]) async -> String? {
+        let parsed: JSONValue
+        do {
+            parsed = try line.withUnsafeBufferPointer { bytes throws(JSONParseError) in try JSONValue.parse(bytes) }
+        } catch {
+            return RPCResponse.failure(id: .null, error: .parse(error)).serialized
+        }
+        if case .array(let elements) = parsed {
+            guard !elements.isEmpty else {
+                return RPCResponse.failure(id: .null, error: .invalidRequest("empty batch")).serialized
+            }
+            let responses = await respondToBatch(elements)
+            return responses.isEmpty ? nil : JSONValue.array(responses).serialized
+        }
+        return await respondToOne(parsed)?.serialized
+    }
+
+    public func tooLarge(length: Int) -> String {
+        RPCResponse.failure(
+            id: .null, error: .requestTooLarge(length: length, limit: runtime.config.current.daemon.maxRequestBytes)
+        ).serialized
+    }
+
+    private func respondToOne(_ value: JSONValue) async -> JSONValue? {
+        switch RPCRequest.parse(value) {
+        case .failure(let failure):
+            return RPCResponse.failure(id: failure.id, error: failure.error)
+        case .success(let request):
+            let answer: JSONValue
+            do {
+                answer = RPCResponse.success(id: request.id ?? .null, result: try await call(request))
+            } catch {
+                answer = RPCResponse.failure(id: request.id ?? .null, error: error)
+            }
+            return request.id == nil ? nil : answer
+        }
+    }
+
+    /// A batch of `message.send` calls is stored in one store request; anything else runs in order.
+    private func respondToBatch(_ elements: [JSONValue]) async -> [JSONValue] {
+        var responses: [JSONValue?] = Array(repeating: nil, count: elements.count)
+        var sends: [(index: Int, request: RPCRequest, message: NewMessage)] = []
+        for (index, element) in elements.enumerated() {
+            if case .success(let request) = RPCRequest.parse(element), request.method == "message.send" {
+                do {
+                    sends.append((index, request, try newMessage(from: request.params)))
+                } catch {
+                    responses[index] = request.id.map { RPCResponse.failure(id: $0, error: error) }
+                }
+                continue
+            }
+            responses[index] = await respondToOne(element)
+        }
+        if !sends.isEmpty {
+            do {
+                let results = try await enqueue(sends.map(\.message))
+                for (send, result) in zip(sends, results) {
+                    responses[send.index] = send.request.id.map { RPCResponse.success(id: $0, result: Self.sendResult(result)) }
+                }
+            } catch {
+                for send in sends {
+                    responses[send.index] = send.request.id.map { RPCResponse.failure(id: $0, error: error) }
+                }
+            }
+        }
+        return responses.compactMap { $0 }
+    }
+
+    func call(_ request: RPCRequest) async throws(RPCError) -> JSONValue {
+        switch request.method {
+        case "status": return try await status(request.params)
+        case "message.send": return try await send(request.params)
+        case "message.get": return try await get(request.params)
+        case "queue.stats": return try await queueStats(request.params)
+        case "channel.list": return try channelList(request.params)
+        case "config.reload": return try reload(request.params)
+        default: throw .methodNotFound(request.method)
+        }
+    }
+
+    // MARK: methods
+
+    private func status(_ params: JSONObject) async throws(RPCError) -> JSONValue {
+        _ = try Params(params, allowed: [])
+        let stats = await runtime.store.stats()
+        let now = runtime.clock.nowMilliseconds()
+        return .object(
+            JSONObject([
+                "version": .string(Self.version),
+                "pid": .integer(Int64(getpid())),
+                "started_at": .string(Timestamp.format(runtime.startedAt)),
+                "uptime_seconds": .integer((now - runtime.startedAt) / 1000),
+                "config": .string(runtime.config.path),
+                "queue": Self.counts(stats.total),
+                "channels": .array(runtime.channels.map { .object(JSONObject(["name": .string($0.name), "state": .string($0.stateWord)])) }),
+            ]))
+    }
+
+    func newMessage(from params: JSONObject) throws(RPCError) -> NewMessage {
+        let p = try Params(
+            params,
+            allowed: ["tenant", "channel", "to", "text", "template", "subject", "html", "send_at", "priority", "idempotency_key"])
+        let tenant = try p.requiredString("tenant", maxLength: 128)
+        let channel = try p.requiredString("channel", maxLength: 64)
+        guard runtime.config.current.channel(named: channel) != nil else {
+            let known = runtime.config.current.channels.map(\.name).joined(separator: ", ")
+            throw .invalidParams(field: "channel", "no channel '\(channel)' is configured (configured: \(known))")
+        }
+        let to = try p.requiredString("to", maxLength: 320)
+        var content = JSONObject()
+        if let text = try p.string("text", maxLength: 65536) { content["text"] = .string(text) }
+        if let subject = try p.string("subject", maxLength: 998) { content["subject"] = .string(subject) }
+        if let html = try p.string("html", maxLength: 1 << 20) { content["html"] = .string(html) }
+        if let template = try p.object("template") { content["template"] = .object(template) }
+        guard content["text"] != nil || content["html"] != nil || content["template"] != nil else {
+            throw .invalidParams(field: "text", "one of text, html or template is required")
+        }
+        let now = runtime.clock.nowMilliseconds()
+        let dueAt = try p.timestamp("send_at") ?? now
+        var priority = Priority.normal
+        if let word = try p.string("priority", maxLength: 16) {
+            guard let value = Priority(name: word) else {
+                throw .invalidParams(field: "priority", "'\(word)' is not one of urgent, normal, bulk")
+            }
+            priority = value
+        }
+        let key = try p.string("idempotency_key", maxLength: 256)
+        return NewMessage(
+            tenant: tenant, channel: channel, to: to, contentJSON: JSONValue.object(content).serialized, dueAt: dueAt,
+            priority: priority, idempotencyKey: key)
+    }
+
+    private func send(_ params: JSONObject) async throws(RPCError) -> JSONValue {
+        let message = try newMessage(from: params)
+        let results = try await enqueue([message])
+        return Self.sendResult(results[0])
+    }
+
+    private func enqueue(_ messages: [NewMessage]) async throws(RPCError) -> [EnqueueResult] {
+        let now = runtime.clock.nowMilliseconds()
+        let results: [EnqueueResult]
+        do {
+            results = try await runtime.store.enqueue(messages, now: now)
+        } catch let error as SQLiteError where error.isStorageFull {
+            logger.error("store refused \(messages.count) messages: \(error)")
+            throw .storageUnavailable(error.message)
+        } catch {
+            logger.error("store refused \(messages.count) messages: \(error)")
+            throw .storageUnavailable("\(error)")
+        }
+        var woken = Set<String>()
+        for (message, result) in zip(messages, results) where !result.duplicate && !woken.contains(message.channel) {
+            woken.insert(message.channel)
+            runtime.channel(named: message.channel)?.dispatcher?.waker.wake()
+        }
+        return results
+    }
+
+    static func sendResult(_ result: EnqueueResult) -> JSONValue {
+        .object(JSONObject(["id": .string(String(result.id)), "duplicate": .bool(result.duplicate)]))
+    }
+
+    private func get(_ params: JSONObject) async throws(RPCError) -> JSONValue {
+        let p = try Params(params, allowed: ["id"])
+        let id = try p.id("id")
+        let found: StoredMessage?
+        do {
+            found = try await runtime.store.message(id: id)
+        } catch {
+            throw .internalError("\(error)")
+        }
+        guard let m = found else { throw .notFound("message \(id)", field: "id") }
+        var object = JSONObject([
+            "id": .string(String(m.id)),
+            "state": .string(m.state.description),
+            "tenant": .string(m.tenant),
+            "channel": .string(m.channel),
+            "to": .string(m.to),
+            "due_at": .string(Timestamp.format(m.dueAt)),
+            "created_at": .string(Timestamp.format(m.createdAt)),
+            "priority": .string(m.priority.description),
+            "idempotency_key": .string(m.idempotencyKey),
+        ])
+        if let sentAt = m.sentAt { object["sent_at"] = .string(Timestamp.format(sentAt)) }
+        if let providerID = m.providerID { object["provider_id"] = .string(providerID) }
+        if let lastError = m.lastError { object["last_error"] = .string(lastError) }
+        object["content"] = (try? JSONValue.parse(m.contentJSON)) ?? .null
+        object["attempts"] = .array(
+            m.attempts.map { a in
+                .object(
+                    JSONObject([
+                        "at": .string(Timestamp.format(a.at)), "outcome": .string(a.outcome),
+                        "detail": a.detail.map { .string($0) },
+                    ]))
+            })
+        return .object(object)
+    }
+
+    private func queueStats(_ params: JSONObject) async throws(RPCError) -> JSONValue {
+        _ = try Params(params, allowed: [])
+        let stats = await runtime.store.stats()
+        var channels = JSONObject()
+        for name in Set(stats.byChannel.keys).union(runtime.channels.map(\.name)).sorted() {
+            channels[name] = Self.counts(stats.byChannel[name] ?? [:])
+        }
+        return .object(JSONObject(["total": Self.counts(stats.total), "channels": .object(channels)]))
+    }
+
+    static func counts(_ counts: [MessageState: Int64]) -> JSONValue {
+        var object = JSONObject()
+        for state in MessageState.allCases { object[state.description] = .integer(counts[state] ?? 0) }
+        return .object(object)
+    }
+
+    private func channelList(_ params: JSONObject) throws(RPCError) -> JSONValue {
+        _ = try Params(params, allowed: [])
+        return .array(
+            runtime.channels.map { channel in
+                var object = JSONObject([
+                    "name": .string(channel.name), "plugin": .string(channel.plugin), "state": .string(channel.stateWord),
+                ])
+                switch channel.state {
+                case .running(let instance, _):
+                    object["version"] = .string(instance.table.version)
+                    object["kind"] = .string(instance.table.channelKind)
+                    object["abi"] = .string("\(instance.table.abiMajor).\(instance.table.abiMinor)")
+                    object["health"] = .string(instance.healthProblem() ?? "ok")
+                case .failed(let reason):
+                    object["error"] = .string(reason)
+                }
+                return .object(object)
+            })
+    }
+
+    private func reload(_ params: JSONObject) throws(RPCError) -> JSONValue {
+        _ = try Params(params, allowed: [])
+        do {
+            let report = try runtime.config.reload()
+            logger.info("configuration reloaded from \(runtime.config.path)")
+            return .object(
+                JSONObject([
+                    "reloaded": .bool(report.applied),
+                    "restart_required": .array(report.restartRequired.map { .string($0) }),
+                ]))
+        } catch {
+            logger.error("configuration reload refused, keeping the running one: \(error)")
+            throw .configInvalid(error)
+        }
+    }
+}

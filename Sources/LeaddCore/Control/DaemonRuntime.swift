@@ -1,0 +1,77 @@
+// Everything the running daemon is made of, built once at start: the live config, the store,
+// and each channel with its plugin and dispatcher (or the reason it failed to load).
+import Logging
+import PluginAPI
+
+public final class ChannelRuntime: Sendable {
+    public enum State: Sendable {
+        case running(PluginInstance, ChannelDispatcher)
+        case failed(String)
+    }
+
+    public let name: String
+    public let plugin: String
+    public let state: State
+
+    init(name: String, plugin: String, state: State) {
+        self.name = name
+        self.plugin = plugin
+        self.state = state
+    }
+
+    public var dispatcher: ChannelDispatcher? {
+        if case .running(_, let d) = state { return d }
+        return nil
+    }
+
+    public var stateWord: String {
+        if case .running = state { return "running" }
+        return "failed"
+    }
+}
+
+public final class DaemonRuntime: Sendable {
+    public let config: ConfigHolder
+    public let store: any QueueStore
+    public let channels: [ChannelRuntime]
+    public let clock: any WallClockProtocol
+    public let startedAt: Int64
+
+    /// Loads every channel's plugin; a channel whose plugin is refused is kept as failed.
+    public init(config: ConfigHolder, store: any QueueStore, clock: any WallClockProtocol, logger: Logger) {
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self.startedAt = clock.nowMilliseconds()
+        let current = config.current
+        let directory = current.daemon.pluginDirectory ?? PluginLoader.defaultDirectory()
+        channels = current.channels.map { channel in
+            do throws(PluginRefusal) {
+                let instance = try PluginLoader.start(channel: channel, directory: directory, logger: logger)
+                logger.info(
+                    "channel \(channel.name): plugin \(instance.table.name) \(instance.table.version) (ABI \(instance.table.abiMajor).\(instance.table.abiMinor)) loaded"
+                )
+                let dispatcher = ChannelDispatcher(
+                    name: channel.name, plugin: instance, store: store, config: config, clock: clock, logger: logger)
+                return ChannelRuntime(name: channel.name, plugin: channel.plugin, state: .running(instance, dispatcher))
+            } catch {
+                logger.error("channel \(channel.name) is down: \(error.description)")
+                return ChannelRuntime(name: channel.name, plugin: channel.plugin, state: .failed(error.description))
+            }
+        }
+    }
+
+    public func channel(named name: String) -> ChannelRuntime? { channels.first { $0.name == name } }
+
+    /// Runs every channel's dispatcher until cancelled, then stops the plugins.
+    public func runDispatchers() async {
+        await withTaskGroup(of: Void.self) { group in
+            for channel in channels {
+                if let dispatcher = channel.dispatcher { group.addTask { await dispatcher.run() } }
+            }
+        }
+        for channel in channels {
+            if case .running(let instance, _) = channel.state { instance.shutdown() }
+        }
+    }
+}

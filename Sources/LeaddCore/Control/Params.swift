@@ -1,0 +1,61 @@
+// Typed access to a request's params. Every refusal names the parameter, and parameters the
+// method does not know are refused too (a misspelt optional field must not be silently ignored).
+
+struct Params {
+    let object: JSONObject
+    let prefix: String
+
+    init(_ object: JSONObject, prefix: String = "", allowed: Set<String>) throws(RPCError) {
+        self.object = object
+        self.prefix = prefix
+        for (key, _) in object where !allowed.contains(key) {
+            throw .invalidParams(field: prefix + key, "unknown parameter (known: \(allowed.sorted().joined(separator: ", ")))")
+        }
+    }
+
+    func field(_ key: String) -> String { prefix + key }
+
+    func string(_ key: String, maxLength: Int = 1024) throws(RPCError) -> String? {
+        guard let value = object[key], value != .null else { return nil }
+        guard case .string(let s) = value else { throw .invalidParams(field: field(key), "must be a string, not \(value.typeName)") }
+        guard !s.isEmpty else { throw .invalidParams(field: field(key), "must not be empty") }
+        guard s.utf8.count <= maxLength else {
+            throw .invalidParams(field: field(key), "longer than \(maxLength) bytes")
+        }
+        return s
+    }
+
+    func requiredString(_ key: String, maxLength: Int = 1024) throws(RPCError) -> String {
+        guard let s = try string(key, maxLength: maxLength) else { throw .invalidParams(field: field(key), "is required") }
+        return s
+    }
+
+    func object(_ key: String) throws(RPCError) -> JSONObject? {
+        guard let value = object[key], value != .null else { return nil }
+        guard case .object(let o) = value else { throw .invalidParams(field: field(key), "must be an object, not \(value.typeName)") }
+        return o
+    }
+
+    func timestamp(_ key: String) throws(RPCError) -> Int64? {
+        guard let s = try string(key, maxLength: 64) else { return nil }
+        guard let t = Timestamp.parse(s) else {
+            throw .invalidParams(field: field(key), "'\(s)' is not an RFC 3339 time (like 2026-05-01T14:30:00Z)")
+        }
+        return t
+    }
+
+    func id(_ key: String) throws(RPCError) -> Int64 {
+        let value = object[key]
+        switch value {
+        case .string(let s)?:
+            guard let id = Int64(s), id > 0 else { throw .invalidParams(field: field(key), "'\(s)' is not a message id") }
+            return id
+        case .integer(let i)? where i > 0:
+            return i
+        case nil:
+            throw .invalidParams(field: field(key), "is required")
+        default:
+            throw .invalidParams(field: field(key), "must be a message id string")
+        }
+    }
+}

@@ -1,0 +1,113 @@
+// The loop that moves one channel's due messages to its plugin and records what happened.
+//
+// It claims a batch of due messages, hands it to the plugin, and records the results, keeping up
+// to `concurrency` batches in flight. With nothing due it sleeps until the next due time, or
+// until an enqueue wakes it. Settings are read from the live config on every turn, so a reload
+// applies without a restart. On shutdown it stops claiming and waits for the batches in flight.
+import Logging
+import PluginAPI
+
+public final class ChannelDispatcher: Sendable {
+    public let name: String
+    private let plugin: PluginInstance
+    private let store: any QueueStore
+    private let config: ConfigHolder
+    private let clock: any WallClockProtocol
+    private let logger: Logger
+    public let waker = Waker()
+
+    /// The longest a loop sleeps without looking at the queue.
+    static let maximumIdle: Duration = .seconds(1)
+
+    public init(
+        name: String, plugin: PluginInstance, store: any QueueStore, config: ConfigHolder,
+        clock: any WallClockProtocol, logger: Logger
+    ) {
+        self.name = name
+        self.plugin = plugin
+        self.store = store
+        self.config = config
+        self.clock = clock
+        var logger = logger
+        logger[metadataKey: "channel"] = .string(name)
+        self.logger = logger
+    }
+
+    /// Runs until the task is cancelled; then finishes the batches in flight and returns.
+    public func run() async {
+        await withTaskGroup(of: Void.self) { group in
+            var inFlight = 0
+            while !Task.isCancelled {
+                let settings = config.current.channel(named: name)
+                let concurrency = settings?.concurrency ?? 1
+                let batchSize = settings?.batchSize ?? 100
+                if inFlight >= concurrency {
+                    await group.next()
+                    inFlight -= 1
+                    continue
+                }
+                let batch: [ClaimedMessage]
+                do {
+                    batch = try await store.claimDue(channel: name, now: clock.nowMilliseconds(), limit: batchSize)
+                } catch {
+                    logger.error("cannot claim due messages: \(error)")
+                    await waker.wait(upTo: Self.maximumIdle)
+                    continue
+                }
+                if batch.isEmpty {
+                    if inFlight > 0 {
+                        await group.next()
+                        inFlight -= 1
+                    } else {
+                        await sleepUntilNextDue()
+                    }
+                    continue
+                }
+                inFlight += 1
+                let retry = RetryPolicy(settings?.retry ?? RetryConfig())
+                group.addTask { await self.deliver(batch, retry: retry) }
+            }
+            // Cancelled: the batches in flight still finish and are recorded.
+            while inFlight > 0 {
+                await group.next()
+                inFlight -= 1
+            }
+        }
+    }
+
+    private func sleepUntilNextDue() async {
+        let next = (try? await store.nextDueTime(channel: name)) ?? nil
+        var wait = Self.maximumIdle
+        if let next {
+            let ms = next - clock.nowMilliseconds()
+            if ms <= 0 { return }
+            wait = min(wait, .milliseconds(ms))
+        }
+        await waker.wait(upTo: wait)
+    }
+
+    private func deliver(_ batch: [ClaimedMessage], retry: RetryPolicy) async {
+        let outbound = batch.map {
+            OutboundMessage(
+                id: String($0.id), idempotencyKey: $0.idempotencyKey, tenant: $0.tenant, to: $0.to,
+                contentJSON: $0.contentJSON, dueAtMilliseconds: $0.dueAt, attempt: UInt32($0.attemptCount + 1))
+        }
+        let results = await plugin.send(outbound)
+        let now = clock.nowMilliseconds()
+        let outcomes = zip(batch, results).map { retry.outcome(for: $1, of: $0, now: now) }
+        // The outcome must reach the store; a failing disk is retried rather than forgotten,
+        // and a restart would make these messages due again in any case.
+        var delay: Duration = .milliseconds(100)
+        while true {
+            do {
+                try await store.record(outcomes)
+                return
+            } catch {
+                logger.error("cannot record \(outcomes.count) outcomes, will try again: \(error)")
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(5))
+                if Task.isCancelled && delay >= .seconds(5) { return }
+            }
+        }
+    }
+}

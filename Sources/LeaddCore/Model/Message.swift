@@ -1,0 +1,154 @@
+// Messages as plain values. Times are Unix epoch milliseconds (UTC) throughout the core.
+
+public enum MessageState: Int, Sendable, CaseIterable, CustomStringConvertible {
+    case scheduled = 0
+    case inflight = 1
+    case sent = 2
+    /// Permanently refused by the provider.
+    case failed = 3
+    /// Retries exhausted.
+    case dead = 4
+    case cancelled = 5
+
+    public var description: String {
+        switch self {
+        case .scheduled: "scheduled"
+        case .inflight: "inflight"
+        case .sent: "sent"
+        case .failed: "failed"
+        case .dead: "dead"
+        case .cancelled: "cancelled"
+        }
+    }
+}
+
+public enum Priority: Int, Sendable, CaseIterable, CustomStringConvertible {
+    case urgent = 0
+    case normal = 1
+    case bulk = 2
+
+    public var description: String {
+        switch self {
+        case .urgent: "urgent"
+        case .normal: "normal"
+        case .bulk: "bulk"
+        }
+    }
+
+    public init?(name: String) {
+        guard let p = Self.allCases.first(where: { $0.description == name }) else { return nil }
+        self = p
+    }
+}
+
+/// A message as a client asks for it, validated.
+public struct NewMessage: Sendable, Equatable {
+    public var tenant: String
+    public var channel: String
+    public var to: String
+    /// Channel content as a JSON object text: text, subject, html, template.
+    public var contentJSON: String
+    public var dueAt: Int64
+    public var priority: Priority
+    public var idempotencyKey: String?
+
+    public init(
+        tenant: String, channel: String, to: String, contentJSON: String, dueAt: Int64, priority: Priority = .normal,
+        idempotencyKey: String? = nil
+    ) {
+        self.tenant = tenant
+        self.channel = channel
+        self.to = to
+        self.contentJSON = contentJSON
+        self.dueAt = dueAt
+        self.priority = priority
+        self.idempotencyKey = idempotencyKey
+    }
+}
+
+public struct EnqueueResult: Sendable, Equatable {
+    public var id: Int64
+    /// True when the idempotency key was already stored: `id` is the first message's.
+    public var duplicate: Bool
+}
+
+/// One try at delivering a message, as kept in its history.
+public struct AttemptRecord: Sendable, Equatable {
+    public var at: Int64
+    public var outcome: String
+    public var detail: String?
+}
+
+public struct StoredMessage: Sendable, Equatable {
+    public var id: Int64
+    public var tenant: String
+    public var channel: String
+    public var to: String
+    public var contentJSON: String
+    public var priority: Priority
+    public var idempotencyKey: String
+    public var state: MessageState
+    public var dueAt: Int64
+    public var createdAt: Int64
+    public var sentAt: Int64?
+    public var providerID: String?
+    public var attemptCount: Int
+    public var lastError: String?
+    public var attempts: [AttemptRecord]
+}
+
+/// A message taken from the queue for sending.
+public struct ClaimedMessage: Sendable, Equatable {
+    public var id: Int64
+    public var tenant: String
+    public var channel: String
+    public var to: String
+    public var contentJSON: String
+    public var idempotencyKey: String
+    public var dueAt: Int64
+    /// Attempts made before this one.
+    public var attemptCount: Int
+}
+
+/// What to write after a try.
+public struct DeliveryOutcome: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
+        case sent(providerID: String?)
+        case retry(at: Int64)
+        case failed
+        case dead
+    }
+
+    public var id: Int64
+    public var channel: String
+    public var kind: Kind
+    public var at: Int64
+    /// The outcome word kept in the history: delivered, retry, failed, unavailable, dead.
+    public var word: String
+    public var detail: String?
+
+    public init(id: Int64, channel: String, kind: Kind, at: Int64, word: String, detail: String?) {
+        self.id = id
+        self.channel = channel
+        self.kind = kind
+        self.at = at
+        self.word = word
+        self.detail = detail
+    }
+}
+
+/// Message counts by state, overall and per channel.
+public struct QueueStats: Sendable, Equatable {
+    public var byChannel: [String: [MessageState: Int64]] = [:]
+
+    public var total: [MessageState: Int64] {
+        var total: [MessageState: Int64] = [:]
+        for counts in byChannel.values { for (state, n) in counts { total[state, default: 0] += n } }
+        return total
+    }
+}
+
+/// The key the plugin sees when the client gave none: stable across retries and restarts.
+public func effectiveIdempotencyKey(id: Int64, given: String?) -> String {
+    given ?? "leadd-\(id)"
+}

@@ -1,0 +1,27 @@
+// What the rest of the daemon needs from durable storage. SQLiteQueueStore is the embedded
+// engine; another engine (PostgreSQL) implements the same protocol.
+
+public protocol QueueStore: Sendable {
+    /// Stores messages durably; returns once they survive a crash. A repeated idempotency key
+    /// (per tenant) stores nothing and answers with the first message's id.
+    func enqueue(_ messages: [NewMessage], now: Int64) async throws -> [EnqueueResult]
+
+    /// Takes up to `limit` messages of `channel` due at or before `now`, oldest first, and marks
+    /// them in flight. Each is given out once until its outcome is recorded (or a restart).
+    func claimDue(channel: String, now: Int64, limit: Int) async throws -> [ClaimedMessage]
+
+    /// Records outcomes of claimed messages, with one history entry each.
+    func record(_ outcomes: [DeliveryOutcome]) async throws
+
+    /// The earliest due time among the channel's queued messages.
+    func nextDueTime(channel: String) async throws -> Int64?
+
+    func message(id: Int64) async throws -> StoredMessage?
+
+    func stats() async -> QueueStats
+
+    /// Makes due again every message left in flight by a previous run; returns how many.
+    func recoverInflight() async throws -> Int
+
+    func close() async
+}

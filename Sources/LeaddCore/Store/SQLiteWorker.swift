@@ -1,0 +1,188 @@
+// A thread that owns one SQLite connection and runs jobs on it, so blocking SQLite calls never
+// occupy Swift's cooperative thread pool. A writer worker groups every job waiting when it wakes
+// into one transaction (group commit): many concurrent requests, one fsync.
+import Foundation
+
+/// Message-count changes made by a job, applied to the `counts` table in the same transaction.
+struct CountDeltas {
+    struct Key: Hashable {
+        var channel: String
+        var state: MessageState
+    }
+
+    var changes: [Key: Int64] = [:]
+
+    mutating func move(_ channel: String, from: MessageState?, to: MessageState?) {
+        if let from { changes[Key(channel: channel, state: from), default: 0] -= 1 }
+        if let to { changes[Key(channel: channel, state: to), default: 0] += 1 }
+    }
+
+    mutating func merge(_ other: CountDeltas) {
+        for (key, n) in other.changes { changes[key, default: 0] += n }
+    }
+}
+
+protocol SQLiteJob: AnyObject {
+    func run(_ connection: SQLiteConnection, _ deltas: inout CountDeltas) throws
+    func finish(_ error: (any Error)?)
+}
+
+final class SQLiteJobBox<T: Sendable>: SQLiteJob {
+    let body: (SQLiteConnection, inout CountDeltas) throws -> T
+    let continuation: CheckedContinuation<T, any Error>
+    var result: T?
+
+    init(
+        body: @escaping (SQLiteConnection, inout CountDeltas) throws -> T,
+        continuation: CheckedContinuation<T, any Error>
+    ) {
+        self.body = body
+        self.continuation = continuation
+    }
+
+    func run(_ connection: SQLiteConnection, _ deltas: inout CountDeltas) throws {
+        result = try body(connection, &deltas)
+    }
+
+    func finish(_ error: (any Error)?) {
+        if let error {
+            continuation.resume(throwing: error)
+        } else {
+            continuation.resume(returning: result!)
+        }
+    }
+}
+
+final class SQLiteWorker: @unchecked Sendable {
+    enum Mode {
+        /// Each job alone, no transaction of its own (reads).
+        case single
+        /// Waiting jobs grouped into one transaction; `afterCommit` sees the merged count changes.
+        case grouped(maxJobs: Int, afterCommit: @Sendable (CountDeltas) -> Void)
+    }
+
+    // Guarded by `condition`.
+    private let condition = NSCondition()
+    private var jobs: [any SQLiteJob] = []
+    private var stopping = false
+    private var finished = false
+
+    private let mode: Mode
+    private let connection: SQLiteConnection
+
+    init(name: String, connection: SQLiteConnection, mode: Mode) {
+        self.connection = connection
+        self.mode = mode
+        let thread = Thread { [self] in self.loop() }
+        thread.name = name
+        thread.start()
+    }
+
+    func submit<T: Sendable>(_ body: @escaping (SQLiteConnection, inout CountDeltas) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            let job = SQLiteJobBox(body: body, continuation: continuation)
+            condition.lock()
+            if stopping {
+                condition.unlock()
+                continuation.resume(throwing: SQLiteError(code: 21, message: "the store is closed"))
+                return
+            }
+            jobs.append(job)
+            condition.signal()
+            condition.unlock()
+        }
+    }
+
+    /// Runs the jobs already submitted, then stops the thread.
+    func stop() {
+        condition.lock()
+        stopping = true
+        condition.signal()
+        while !finished { condition.wait() }
+        condition.unlock()
+    }
+
+    private func loop() {
+        while true {
+            condition.lock()
+            while jobs.isEmpty && !stopping { condition.wait() }
+            if jobs.isEmpty && stopping {
+                finished = true
+                condition.broadcast()
+                condition.unlock()
+                return
+            }
+            let batch: [any SQLiteJob]
+            switch mode {
+            case .single:
+                batch = [jobs.removeFirst()]
+            case .grouped(let maxJobs, _):
+                batch = Array(jobs.prefix(maxJobs))
+                jobs.removeFirst(batch.count)
+            }
+            condition.unlock()
+            switch mode {
+            case .single: runAlone(batch[0])
+            case .grouped(_, let afterCommit): runGrouped(batch, afterCommit: afterCommit)
+            }
+        }
+    }
+
+    private func runAlone(_ job: any SQLiteJob) {
+        var ignored = CountDeltas()
+        do {
+            try job.run(connection, &ignored)
+            job.finish(nil)
+        } catch {
+            job.finish(error)
+        }
+    }
+
+    private func runGrouped(_ batch: [any SQLiteJob], afterCommit: @Sendable (CountDeltas) -> Void) {
+        var total = CountDeltas()
+        var errors: [(any Error)?] = Array(repeating: nil, count: batch.count)
+        do {
+            try connection.execute("BEGIN IMMEDIATE")
+        } catch {
+            for job in batch { job.finish(error) }
+            return
+        }
+        for (index, job) in batch.enumerated() {
+            // Each job in its own savepoint: one bad request must not undo its neighbours.
+            var deltas = CountDeltas()
+            do {
+                try connection.execute("SAVEPOINT job")
+                try job.run(connection, &deltas)
+                try connection.execute("RELEASE job")
+                total.merge(deltas)
+            } catch {
+                errors[index] = error
+                try? connection.execute("ROLLBACK TO job")
+                try? connection.execute("RELEASE job")
+            }
+        }
+        do {
+            try applyCounts(total)
+            try connection.execute("COMMIT")
+        } catch {
+            try? connection.execute("ROLLBACK")
+            for job in batch { job.finish(error) }
+            return
+        }
+        afterCommit(total)
+        for (index, job) in batch.enumerated() { job.finish(errors[index]) }
+    }
+
+    private func applyCounts(_ deltas: CountDeltas) throws {
+        let statement = try connection.statement(
+            "INSERT INTO counts(channel, state, n) VALUES (?, ?, ?) ON CONFLICT(channel, state) DO UPDATE SET n = n + excluded.n"
+        )
+        for (key, n) in deltas.changes where n != 0 {
+            statement.reset()
+            statement.bind(1, key.channel)
+            statement.bind(2, Int64(key.state.rawValue))
+            statement.bind(3, n)
+            try statement.run()
+        }
+    }
+}

@@ -1,0 +1,104 @@
+// The store's schema and its migrations. `PRAGMA user_version` holds the number of migrations
+// applied; each runs once, in order, inside the transaction that bumps the version.
+
+enum Schema {
+    static let migrations: [String] = [
+        // 1: the first schema.
+        """
+        CREATE TABLE tenants (
+            id TEXT PRIMARY KEY,
+            name TEXT,
+            country TEXT,
+            timezone TEXT,
+            schedule TEXT,
+            rate TEXT,
+            weight INTEGER NOT NULL DEFAULT 1,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        ) WITHOUT ROWID;
+
+        CREATE TABLE campaigns (
+            id TEXT PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            name TEXT NOT NULL,
+            spec TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'active',
+            created_at INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX campaigns_by_tenant ON campaigns(tenant);
+
+        CREATE TABLE leads (
+            id INTEGER PRIMARY KEY,
+            campaign TEXT NOT NULL,
+            phone TEXT,
+            email TEXT,
+            name TEXT,
+            vars TEXT,
+            timezone TEXT,
+            created_at INTEGER NOT NULL
+        );
+        CREATE INDEX leads_by_campaign ON leads(campaign);
+
+        -- Every message ever accepted; payload written once.
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            recipient TEXT NOT NULL,
+            content TEXT NOT NULL,
+            priority INTEGER NOT NULL,
+            idempotency_key TEXT,
+            state INTEGER NOT NULL,
+            due_at INTEGER NOT NULL,
+            created_at INTEGER NOT NULL,
+            sent_at INTEGER,
+            provider_id TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            campaign TEXT,
+            lead_id INTEGER
+        );
+        CREATE UNIQUE INDEX messages_by_key ON messages(tenant, idempotency_key);
+        -- Only in-flight rows, so crash recovery at start does not scan every message.
+        CREATE INDEX messages_inflight ON messages(id) WHERE state = 1;
+
+        -- The hot queue: only messages waiting to be sent, clustered by channel and due time.
+        CREATE TABLE queue (
+            channel TEXT NOT NULL,
+            due_at INTEGER NOT NULL,
+            id INTEGER NOT NULL,
+            PRIMARY KEY (channel, due_at, id)
+        ) WITHOUT ROWID;
+
+        -- Append-only history of tries, clustered by message.
+        CREATE TABLE attempts (
+            message_id INTEGER NOT NULL,
+            seq INTEGER NOT NULL,
+            at INTEGER NOT NULL,
+            outcome TEXT NOT NULL,
+            detail TEXT,
+            PRIMARY KEY (message_id, seq)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE suppressions (
+            tenant TEXT NOT NULL,
+            address TEXT NOT NULL,
+            reason TEXT,
+            created_at INTEGER NOT NULL,
+            PRIMARY KEY (tenant, address)
+        ) WITHOUT ROWID;
+
+        -- Message counts by channel and state, kept exact by every write transaction so that
+        -- status and queue.stats never scan the messages table.
+        CREATE TABLE counts (
+            channel TEXT NOT NULL,
+            state INTEGER NOT NULL,
+            n INTEGER NOT NULL,
+            PRIMARY KEY (channel, state)
+        ) WITHOUT ROWID;
+        """
+    ]
+
+    /// Marks the file as leadd's, so a foreign SQLite database is refused rather than altered.
+    static let applicationID: Int64 = 0x4C45_4144  // "LEAD"
+}

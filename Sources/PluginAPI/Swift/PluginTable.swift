@@ -1,0 +1,64 @@
+internal import CLeaddPlugin
+
+/// Why the host refuses a plugin's table. The description names the file and both versions.
+public struct PluginRefusal: Error, CustomStringConvertible, Sendable {
+    public var description: String
+
+    public init(description: String) { self.description = description }
+}
+
+/// A validated plugin table, seen from the host. Checking happens here, in one place.
+public struct PluginTable: @unchecked Sendable {
+    // Tables live for the rest of the process (plugins are never unloaded).
+    let table: UnsafePointer<leadd_plugin>
+    public let name: String
+    public let version: String
+    public let channelKind: String
+    public let abiMajor: UInt32
+    public let abiMinor: UInt32
+
+    /// The smallest table this host can use: every field up to `destroy`, which v1.0 defines.
+    static let minimumSize = MemoryLayout<leadd_plugin>.size
+
+    /// Calls the entry point of a loaded library and checks what it returns.
+    /// - Parameters:
+    ///   - entry: the address of `leadd_plugin_entry` in the library.
+    ///   - file: the library's path, for messages.
+    public init(entry: UnsafeRawPointer, file: String) throws(PluginRefusal) {
+        typealias Entry = @convention(c) (UInt32, UInt32) -> UnsafeRawPointer?
+        let function = unsafeBitCast(entry, to: Entry.self)
+        guard let raw = function(PluginABI.major, PluginABI.minor) else {
+            throw PluginRefusal(
+                description:
+                    "plugin \(file) refused this leadd (ABI \(PluginABI.major).\(PluginABI.minor)): its entry returned no table"
+            )
+        }
+        let table = raw.assumingMemoryBound(to: leadd_plugin.self)
+        // The first three fields are stable across every version, so they are safe to read first.
+        let size = Int(table.pointee.struct_size)
+        let major = table.pointee.abi_major
+        let minor = table.pointee.abi_minor
+        guard major == PluginABI.major else {
+            throw PluginRefusal(
+                description:
+                    "plugin \(file) has ABI \(major).\(minor), this leadd supports \(PluginABI.major).x"
+            )
+        }
+        guard size >= Self.minimumSize else {
+            throw PluginRefusal(
+                description:
+                    "plugin \(file) has ABI \(major).\(minor) but its table is \(size) bytes, this leadd needs at least \(Self.minimumSize)"
+            )
+        }
+        let t = table.pointee
+        guard t.create != nil, t.send_batch != nil, t.health != nil, t.destroy != nil else {
+            throw PluginRefusal(description: "plugin \(file) has ABI \(major).\(minor) but leaves a required function empty")
+        }
+        self.table = table
+        self.abiMajor = major
+        self.abiMinor = minor
+        self.name = copyCString(t.name) ?? "unnamed"
+        self.version = copyCString(t.version) ?? "0"
+        self.channelKind = copyCString(t.channel_kind) ?? "unknown"
+    }
+}
