@@ -45,10 +45,16 @@ let package = Package(
             path: "Sources/PluginAPI/Swift",
             swiftSettings: strict
         ),
+        // JSON values and the parser shared by the daemon and its clients.
+        .target(
+            name: "LeaddProtocol",
+            swiftSettings: strict
+        ),
         .target(
             name: "LeaddCore",
             dependencies: [
                 "CSQLite",
+                "LeaddProtocol",
                 "PluginAPI",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -60,6 +66,7 @@ let package = Package(
         ),
         .target(
             name: "LeaddClient",
+            dependencies: ["LeaddProtocol"],
             swiftSettings: strict
         ),
         .executableTarget(
@@ -69,6 +76,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),
@@ -102,12 +110,12 @@ let package = Package(
         ),
         .testTarget(
             name: "LeaddCoreTests",
-            dependencies: ["LeaddCore", "PluginAPI", "CSQLite"],
+            dependencies: ["LeaddCore", "LeaddProtocol", "PluginAPI", "CSQLite"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["LeaddClient"],
+            dependencies: ["LeaddClient", "LeaddProtocol"],
             swiftSettings: strict
         ),
     ],

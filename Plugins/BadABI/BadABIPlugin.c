@@ -4,6 +4,7 @@
  * "null" (refuses the host), anything else: a valid, working 1.0 table whose sends all
  * fail permanently (shows that a plugin in plain C works).
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include "leadd_plugin.h"
@@ -41,6 +42,10 @@ static leadd_plugin table = {
 
 const leadd_plugin *leadd_plugin_entry(uint32_t host_major, uint32_t host_minor) {
     (void)host_minor;
+    /* The table is static: undo what an earlier call with another fault changed. */
+    table.struct_size = sizeof(leadd_plugin);
+    table.abi_major = LEADD_ABI_MAJOR;
+    table.abi_minor = LEADD_ABI_MINOR;
     const char *fault = getenv("LEADD_TEST_BAD_ABI");
     if (fault && strcmp(fault, "null") == 0) return NULL;
     if (host_major != LEADD_ABI_MAJOR) return NULL;

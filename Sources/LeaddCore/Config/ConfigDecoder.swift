@@ -1,5 +1,6 @@
 // Decodes leadd.yaml into LeaddConfig. Works on Yams' node tree rather than Codable so that every
 // error, including a wrong type or an unknown key, carries the line and column of the node at fault.
+import LeaddProtocol
 import Foundation
 import Yams
 

@@ -26,7 +26,9 @@ public final class ControlServer: Sendable {
     }
 
     /// Binds the socket; `serve` then answers clients until cancelled.
-    public func bind() async throws -> NIOAsyncChannel<NIOAsyncChannel<ControlFrame, ByteBuffer>, Never> {
+    public typealias Listener = NIOAsyncChannel<NIOAsyncChannel<ControlFrame, ByteBuffer>, Never>
+
+    public func bind() async throws -> Listener {
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -48,7 +50,7 @@ public final class ControlServer: Sendable {
         return server
     }
 
-    public func serve(_ server: NIOAsyncChannel<NIOAsyncChannel<ControlFrame, ByteBuffer>, Never>) async {
+    public func serve(_ server: Listener) async {
         await withDiscardingTaskGroup { group in
             do {
                 try await server.executeThenClose { inbound in

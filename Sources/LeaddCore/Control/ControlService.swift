@@ -1,6 +1,7 @@
 // The control protocol's methods. Transport-free: ControlServer feeds it lines, tests call it
 // directly. Each line is one request or a JSON-RPC batch; the answer is one line (or nothing,
 // for notifications only).
+import LeaddProtocol
 import Foundation
 import Logging
 import PluginAPI

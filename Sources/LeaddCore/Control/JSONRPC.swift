@@ -1,5 +1,6 @@
 // JSON-RPC 2.0 framing: requests, responses and errors. The error `data` object names the field
 // or row at fault so that clients can show it without parsing the message.
+import LeaddProtocol
 
 public struct RPCError: Error, Sendable, Equatable, CustomStringConvertible {
     public var code: Int

@@ -1,5 +1,6 @@
 // Typed access to a request's params. Every refusal names the parameter, and parameters the
 // method does not know are refused too (a misspelt optional field must not be silently ignored).
+import LeaddProtocol
 
 struct Params {
     let object: JSONObject

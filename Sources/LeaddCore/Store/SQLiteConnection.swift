@@ -73,6 +73,7 @@ final class SQLiteConnection {
     /// Runs `sql` and returns the first column of the first row as an integer.
     func scalar(_ sql: String) throws(SQLiteError) -> Int64? {
         let s = try statement(sql)
+        defer { s.reset() }
         return try s.step() ? s.int64OrNil(0) : nil
     }
 

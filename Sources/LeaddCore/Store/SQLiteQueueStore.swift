@@ -41,6 +41,7 @@ public final class SQLiteQueueStore: QueueStore {
 
     static func prepare(_ db: SQLiteConnection, synchronous: SyncMode) throws {
         let mode = try db.statement("PRAGMA journal_mode = WAL")
+        defer { mode.reset() }
         guard try mode.step(), mode.string(0).lowercased() == "wal" else {
             throw SQLiteError(code: 1, message: "cannot switch \(db.path) to WAL mode")
         }

@@ -10,7 +10,13 @@ public enum Timestamp {
         return Int64((date.timeIntervalSince1970 * 1000).rounded())
     }
 
+    /// `2026-05-01T14:30:00.250Z`; built from whole seconds so no float rounding creeps in.
     public static func format(_ milliseconds: Int64) -> String {
-        Date(timeIntervalSince1970: Double(milliseconds) / 1000).formatted(withFraction)
+        let (seconds, remainder) = milliseconds.quotientAndRemainder(dividingBy: 1000)
+        let whole = remainder < 0 ? seconds - 1 : seconds
+        let fraction = remainder < 0 ? remainder + 1000 : remainder
+        let base = Date(timeIntervalSince1970: Double(whole)).formatted(withoutFraction)
+        let digits = String(fraction)
+        return base.dropLast() + "." + String(repeating: "0", count: 3 - digits.count) + digits + "Z"
     }
 }

@@ -1,0 +1,124 @@
+// A small blocking client for leadd's control socket, for leaddctl, the benchmark and tests.
+// One request per line out, one response per line back; `pipeline` sends many before reading.
+import Foundation
+import LeaddProtocol
+
+/// Why a call did not get a result.
+public enum ClientError: Error, CustomStringConvertible, Sendable {
+    /// The daemon could not be reached (no socket, refused, closed).
+    case unreachable(String)
+    /// The daemon answered with a JSON-RPC error.
+    case refused(code: Int, message: String, data: JSONValue?)
+    /// The daemon's answer could not be understood.
+    case badResponse(String)
+
+    public var description: String {
+        switch self {
+        case .unreachable(let reason): "cannot reach leadd: \(reason)"
+        case .refused(_, let message, _): message
+        case .badResponse(let reason): "unexpected answer from leadd: \(reason)"
+        }
+    }
+}
+
+public final class ControlClient {
+    private let fd: Int32
+    private var buffer: [UInt8] = []
+    private var nextID: Int64 = 1
+    public let socketPath: String
+
+    public init(socketPath: String) throws(ClientError) {
+        self.socketPath = socketPath
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw .unreachable("socket(): \(String(cString: strerror(errno)))") }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let pathBytes = Array(socketPath.utf8)
+        guard pathBytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            close(fd)
+            throw .unreachable("socket path too long: \(socketPath)")
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: pathBytes)
+            raw[pathBytes.count] = 0
+        }
+        let status = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        guard status == 0 else {
+            let reason = String(cString: strerror(errno))
+            close(fd)
+            throw .unreachable("\(socketPath): \(reason)")
+        }
+        self.fd = fd
+    }
+
+    deinit { close(fd) }
+
+    /// Calls one method and returns its result.
+    public func call(_ method: String, _ params: JSONObject = JSONObject()) throws(ClientError) -> JSONValue {
+        let id = nextID
+        nextID += 1
+        try writeLine(Self.request(method, params, id: id).serialized)
+        return try Self.result(of: try readResponse())
+    }
+
+    public static func request(_ method: String, _ params: JSONObject, id: Int64) -> JSONValue {
+        .object(JSONObject(["jsonrpc": "2.0", "id": .integer(id), "method": .string(method), "params": .object(params)]))
+    }
+
+    /// The result of a response object, or its error thrown.
+    public static func result(of response: JSONValue) throws(ClientError) -> JSONValue {
+        if let error = response["error"] {
+            throw .refused(
+                code: Int(error["code"]?.int64Value ?? 0), message: error["message"]?.stringValue ?? "error",
+                data: error["data"])
+        }
+        guard let result = response["result"] else { throw .badResponse("no result in \(response.serialized.prefix(200))") }
+        return result
+    }
+
+    public func writeLine(_ line: String) throws(ClientError) {
+        var bytes = Array(line.utf8)
+        bytes.append(UInt8(ascii: "\n"))
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .unreachable("write: \(String(cString: strerror(errno)))")
+            }
+            offset += n
+        }
+    }
+
+    /// Reads one line; throws `unreachable` when the daemon closed the connection.
+    public func readLine() throws(ClientError) -> String {
+        while true {
+            if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = String(decoding: buffer[..<newline], as: UTF8.self)
+                buffer.removeSubrange(...newline)
+                return line
+            }
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .unreachable("read: \(String(cString: strerror(errno)))")
+            }
+            if n == 0 { throw .unreachable("leadd closed the connection") }
+            buffer.append(contentsOf: chunk[..<n])
+        }
+    }
+
+    public func readResponse() throws(ClientError) -> JSONValue {
+        let line = try readLine()
+        do {
+            return try JSONValue.parse(line)
+        } catch {
+            throw .badResponse(error.description)
+        }
+    }
+}
