@@ -1,0 +1,137 @@
+import Foundation
+import Testing
+
+@testable import LeaddCore
+
+@Suite struct ConfigDecoderTests {
+    func decode(_ yaml: String) throws(ConfigError) -> LeaddConfig {
+        try ConfigDecoder.decode(yaml, file: "test.yaml")
+    }
+
+    func error(_ yaml: String) -> ConfigError? {
+        do {
+            _ = try decode(yaml)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test func theExampleConfigLoads() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent()
+        let config = try ConfigDecoder.load(path: root.path + "/etc/leadd.yaml")
+        #expect(config.daemon.socketPath == "/run/leadd/control.sock")
+        #expect(config.daemon.socketMode == 0o660)
+        #expect(config.channels.map(\.name) == ["demo"])
+        #expect(config.channels[0].rate == Rate(count: 100, per: .seconds(1)))
+        #expect(config.channels[0].retry.delay == .seconds(60))
+        #expect(config.tenants.rate == Rate(count: 1000, per: .seconds(60)))
+    }
+
+    @Test func anEmptyFileMeansDefaults() throws {
+        #expect(try decode("") == LeaddConfig())
+    }
+
+    @Test func settingsBecomeJSONWithYAMLTypes() throws {
+        let config = try decode(
+            """
+            channels:
+              sms:
+                plugin: TestChannel
+                settings:
+                  file: /tmp/x
+                  fail_every: 3
+                  quoted: "3"
+                  on: true
+                  list: [1, two]
+            """)
+        #expect(config.channels[0].settingsJSON == #"{"file":"/tmp/x","fail_every":3,"quoted":"3","on":true,"list":[1,"two"]}"#)
+    }
+
+    @Test func unknownKeysAreErrorsWithLineAndColumn() {
+        let e = error(
+            """
+            daemon:
+              state_dir: /tmp
+              sockett: /tmp/x.sock
+            """)
+        #expect(e?.line == 3)
+        #expect(e?.column == 3)
+        #expect(e?.key == "daemon.sockett")
+        #expect(e?.description.hasPrefix("test.yaml:3:3: daemon.sockett: unknown key 'sockett'") == true)
+    }
+
+    @Test func badValuesNameTheKeyAndPlace() {
+        let rate = error(
+            """
+            channels:
+              sms:
+                plugin: X
+                rate: fast
+            """)
+        #expect(rate?.line == 4)
+        #expect(rate?.column == 11)
+        #expect(rate?.key == "channels.sms.rate")
+        #expect(rate?.reason.contains("not a rate") == true)
+
+        let duration = error("daemon:\n  shutdown_grace: soon\n")
+        #expect(duration?.line == 2)
+        #expect(duration?.key == "daemon.shutdown_grace")
+
+        let type = error("store:\n  max_batch: [1]\n")
+        #expect(type?.line == 2)
+        #expect(type?.reason.contains("whole number") == true)
+
+        let range = error("store:\n  max_batch: 0\n")
+        #expect(range?.reason.contains("out of range") == true)
+
+        let choice = error("store:\n  synchronous: sometimes\n")
+        #expect(choice?.reason.contains("full, normal") == true)
+
+        let mode = error("daemon:\n  socket_mode: \"0999\"\n")
+        #expect(mode?.reason.contains("octal") == true)
+    }
+
+    @Test func aChannelNeedsAPlugin() {
+        let e = error("channels:\n  sms:\n    batch_size: 10\n")
+        #expect(e?.key == "channels.sms")
+        #expect(e?.reason.contains("plugin") == true)
+        #expect(e?.line == 3)
+    }
+
+    @Test func badChannelNamesAreRefused() {
+        #expect(error("channels:\n  SMS!:\n    plugin: X\n")?.reason.contains("channel name") == true)
+    }
+
+    @Test func syntaxErrorsCarryLineAndColumn() {
+        let e = error("daemon:\n  state_dir: [unclosed\n")
+        #expect(e?.line != nil)
+        #expect(e?.reason.hasPrefix("YAML syntax") == true)
+    }
+
+    @Test func duplicateKeysAreErrors() {
+        let e = error("channels:\n  sms:\n    plugin: A\n  sms:\n    plugin: B\n")
+        #expect(e?.reason.contains("duplicate") == true)
+    }
+
+    @Test func aMissingFileIsAClearError() {
+        #expect {
+            _ = try ConfigDecoder.load(path: "/nonexistent/leadd.yaml")
+        } throws: { error in
+            (error as? ConfigError)?.description.hasPrefix("/nonexistent/leadd.yaml: cannot read the file") == true
+        }
+    }
+
+    @Test func ratesAndDurationsParse() {
+        #expect(Rate.parse("100/s") == Rate(count: 100, per: .seconds(1)))
+        #expect(Rate.parse("1000/min") == Rate(count: 1000, per: .seconds(60)))
+        #expect(Rate.parse("5/10s") == Rate(count: 5, per: .seconds(10)))
+        #expect(Rate.parse("0/s") == nil)
+        #expect(Rate.parse("10") == nil)
+        #expect(DurationText.parse("1m30s") == .seconds(90))
+        #expect(DurationText.parse("250ms") == .milliseconds(250))
+        #expect(DurationText.parse("5") == nil)
+        #expect(DurationText.parse("5x") == nil)
+    }
+}

@@ -1,0 +1,172 @@
+import Foundation
+import Testing
+
+@testable import LeaddCore
+
+@Suite struct SQLiteQueueStoreTests {
+    let directory = temporaryDirectory()
+    var path: String { directory + "/leadd.db" }
+
+    func message(_ to: String = "+5511987654321", key: String? = nil, due: Int64 = 1_000, channel: String = "sms")
+        -> NewMessage
+    {
+        NewMessage(
+            tenant: "acme", channel: channel, to: to, contentJSON: #"{"text":"hi"}"#, dueAt: due, idempotencyKey: key)
+    }
+
+    @Test func enqueueClaimAndSendMovesThroughStates() async throws {
+        let store = try SQLiteQueueStore(path: path)
+        let ids = try await store.enqueue([message(), message("+5511900000000")], now: 500)
+        #expect(ids.map(\.duplicate) == [false, false])
+        #expect(try await store.message(id: ids[0].id)?.state == .scheduled)
+
+        let claimed = try await store.claimDue(channel: "sms", now: 1_000, limit: 10)
+        #expect(claimed.map(\.id) == ids.map(\.id))
+        #expect(try await store.message(id: ids[0].id)?.state == .inflight)
+        // Claimed messages are not given out twice.
+        #expect(try await store.claimDue(channel: "sms", now: 1_000, limit: 10).isEmpty)
+
+        try await store.record([
+            DeliveryOutcome(
+                id: ids[0].id, channel: "sms", kind: .sent(providerID: "SM1"), at: 1_001, word: "delivered", detail: nil),
+            DeliveryOutcome(id: ids[1].id, channel: "sms", kind: .failed, at: 1_001, word: "failed", detail: "bad number"),
+        ])
+        let sent = try #require(try await store.message(id: ids[0].id))
+        #expect(sent.state == .sent)
+        #expect(sent.providerID == "SM1")
+        #expect(sent.sentAt == 1_001)
+        #expect(sent.attempts == [AttemptRecord(at: 1_001, outcome: "delivered", detail: nil)])
+        let failed = try #require(try await store.message(id: ids[1].id))
+        #expect(failed.state == .failed)
+        #expect(failed.lastError == "bad number")
+
+        let stats = await store.stats()
+        #expect(stats.total[.sent] == 1)
+        #expect(stats.total[.failed] == 1)
+        #expect(stats.total[.scheduled, default: 0] == 0)
+        await store.close()
+    }
+
+    @Test func nothingIsClaimedBeforeItsDueTime() async throws {
+        let store = try SQLiteQueueStore(path: path)
+        _ = try await store.enqueue([message(due: 5_000)], now: 0)
+        #expect(try await store.claimDue(channel: "sms", now: 4_999, limit: 10).isEmpty)
+        #expect(try await store.nextDueTime(channel: "sms") == 5_000)
+        #expect(try await store.claimDue(channel: "sms", now: 5_000, limit: 10).count == 1)
+        await store.close()
+    }
+
+    @Test func claimsOnlyTheAskedChannelOldestFirst() async throws {
+        let store = try SQLiteQueueStore(path: path)
+        let late = try await store.enqueue([message(due: 300)], now: 0)[0].id
+        let early = try await store.enqueue([message(due: 100)], now: 0)[0].id
+        _ = try await store.enqueue([message(due: 50, channel: "email")], now: 0)
+        let claimed = try await store.claimDue(channel: "sms", now: 1_000, limit: 10)
+        #expect(claimed.map(\.id) == [early, late])
+        await store.close()
+    }
+
+    @Test func theSameIdempotencyKeyStoresOneMessage() async throws {
+        let store = try SQLiteQueueStore(path: path)
+        let first = try await store.enqueue([message(key: "order-1")], now: 0)[0]
+        let again = try await store.enqueue([message(key: "order-1")], now: 0)[0]
+        #expect(first.duplicate == false)
+        #expect(again == EnqueueResult(id: first.id, duplicate: true))
+        // Within one batch too.
+        let batch = try await store.enqueue([message(key: "order-2"), message(key: "order-2")], now: 0)
+        #expect(batch[1] == EnqueueResult(id: batch[0].id, duplicate: true))
+        // Keys are per tenant.
+        var other = message(key: "order-1")
+        other.tenant = "globex"
+        #expect(try await store.enqueue([other], now: 0)[0].duplicate == false)
+        #expect(await store.stats().total[.scheduled] == 3)
+        #expect(try await store.message(id: first.id)?.idempotencyKey == "order-1")
+        await store.close()
+    }
+
+    @Test func retryGoesBackToTheQueueAtItsNewTime() async throws {
+        let store = try SQLiteQueueStore(path: path)
+        let id = try await store.enqueue([message()], now: 0)[0].id
+        _ = try await store.claimDue(channel: "sms", now: 1_000, limit: 1)
+        try await store.record([
+            DeliveryOutcome(id: id, channel: "sms", kind: .retry(at: 61_000), at: 1_000, word: "retry", detail: "503")
+        ])
+        let m = try #require(try await store.message(id: id))
+        #expect(m.state == .scheduled)
+        #expect(m.dueAt == 61_000)
+        #expect(m.attemptCount == 1)
+        #expect(try await store.claimDue(channel: "sms", now: 60_999, limit: 1).isEmpty)
+        let again = try await store.claimDue(channel: "sms", now: 61_000, limit: 1)
+        #expect(again.map(\.attemptCount) == [1])
+        await store.close()
+    }
+
+    @Test func recordingTwiceChangesNothingTheSecondTime() async throws {
+        let store = try SQLiteQueueStore(path: path)
+        let id = try await store.enqueue([message()], now: 0)[0].id
+        _ = try await store.claimDue(channel: "sms", now: 1_000, limit: 1)
+        let outcome = DeliveryOutcome(
+            id: id, channel: "sms", kind: .sent(providerID: "a"), at: 1_000, word: "delivered", detail: nil)
+        try await store.record([outcome])
+        try await store.record([outcome])
+        #expect(try await store.message(id: id)?.attempts.count == 1)
+        #expect(await store.stats().total[.sent] == 1)
+        await store.close()
+    }
+
+    @Test func inflightMessagesAreDueAgainAfterARestart() async throws {
+        var store: SQLiteQueueStore? = try SQLiteQueueStore(path: path)
+        let ids = try await store!.enqueue([message(), message("+5511911111111")], now: 0).map(\.id)
+        _ = try await store!.claimDue(channel: "sms", now: 1_000, limit: 10)
+        await store!.close()
+        store = nil
+
+        let reopened = try SQLiteQueueStore(path: path)
+        #expect(await reopened.stats().total[.inflight] == 2)
+        #expect(try await reopened.recoverInflight() == 2)
+        #expect(try await reopened.message(id: ids[0])?.state == .scheduled)
+        #expect(await reopened.stats().total[.scheduled] == 2)
+        #expect(try await reopened.claimDue(channel: "sms", now: 1_000, limit: 10).map(\.id) == ids)
+        await reopened.close()
+    }
+
+    @Test func concurrentRequestsAreGroupedAndEachAnswered() async throws {
+        let store = try SQLiteQueueStore(path: path)
+        let ids = try await withThrowingTaskGroup(of: Int64.self) { group in
+            for n in 0..<200 {
+                group.addTask { try await store.enqueue([message(key: "k\(n)")], now: 0)[0].id }
+            }
+            return try await group.reduce(into: Set<Int64>()) { $0.insert($1) }
+        }
+        #expect(ids.count == 200)
+        #expect(await store.stats().total[.scheduled] == 200)
+        await store.close()
+    }
+
+    @Test func aForeignDatabaseIsRefusedAndLeftAlone() throws {
+        let db = try SQLiteConnection(path: path)
+        try db.execute("CREATE TABLE invoices(id INTEGER PRIMARY KEY)")
+        #expect {
+            _ = try SQLiteQueueStore(path: path)
+        } throws: { error in
+            "\(error)".contains("not a leadd database")
+        }
+        #expect(try db.scalar("SELECT count(*) FROM sqlite_schema") == 1)
+    }
+
+    @Test func aCorruptFileIsRefused() throws {
+        try Data(repeating: 0x41, count: 8192).write(to: URL(fileURLWithPath: path))
+        #expect(throws: SQLiteError.self) { _ = try SQLiteQueueStore(path: path) }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == Data(repeating: 0x41, count: 8192))
+    }
+
+    @Test func countsSurviveAReopen() async throws {
+        var store: SQLiteQueueStore? = try SQLiteQueueStore(path: path)
+        _ = try await store!.enqueue([message(), message("+5511922222222")], now: 0)
+        await store!.close()
+        store = nil
+        let reopened = try SQLiteQueueStore(path: path)
+        #expect(await reopened.stats().byChannel["sms"]?[.scheduled] == 2)
+        await reopened.close()
+    }
+}
