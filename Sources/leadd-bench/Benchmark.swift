@@ -1,0 +1,185 @@
+// leadd-bench: measures a real leadd (release build) against the raw SQLite ceiling of the same
+// work on the same machine, in one run, and prints a table. Run from README:
+//   swift build -c release && .build/release/leadd-bench
+import ArgumentParser
+import Foundation
+import LeaddClient
+import LeaddProtocol
+
+@main
+struct Benchmark: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "leadd-bench", abstract: "Measure leadd against the raw SQLite ceiling of the same work.")
+
+    @Option(help: "Messages for the batched import and dispatch phases.")
+    var messages = 200_000
+
+    @Option(help: "Messages sent one request at a time (pipelined).")
+    var singles = 20_000
+
+    @Option(help: "Client connections.")
+    var connections = 4
+
+    @Flag(help: "A quick run with small counts (checks that the benchmark works; numbers mean little).")
+    var smoke = false
+
+    @Flag(help: "Keep the temporary directory.")
+    var keep = false
+
+    mutating func run() throws {
+        if smoke {
+            messages = 5_000
+            singles = 1_000
+        }
+        let binaries = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().path
+        let directory = NSTemporaryDirectory() + "leadd-bench-\(getpid())"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { if !keep { try? FileManager.default.removeItem(atPath: directory) } }
+
+        print("leadd-bench: \(messages) batched, \(singles) single, \(connections) connections, in \(directory)")
+        let raw = try RawSQLiteReference(directory: directory, rows: messages).run()
+
+        let leadd = try LeaddUnderTest(directory: directory, binaries: binaries, batchSize: 1000, concurrency: 4)
+        defer { leadd.stop() }
+        let far = "2031-01-01T00:00:00Z"
+        let socket = leadd.socketPath
+        let singles = self.singles
+        let connections = self.connections
+
+        // Single sends: one message per request, pipelined `window` deep on each connection.
+        let singleRate = try measure(count: singles) {
+            try parallel(connections) { c in
+                try pipeline(socket: socket, count: singles / connections, window: 64) { n in
+                    ControlClient.request(
+                        "message.send", params(key: "single-\(c)-\(n)", sendAt: far), id: Int64(n)
+                    ).serialized
+                }
+            }
+        }
+
+        // Batched import, due at a moment after it ends, so the dispatch phase starts from a full queue.
+        let perConnection = messages / connections
+        let estimate = Double(messages) / max(singleRate * 4, 10_000)
+        let dueAt = Date().addingTimeInterval(estimate * 2 + 3)
+        let dueText = dueAt.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        let importStart = Date()
+        try parallel(connections) { c in
+            try pipeline(socket: socket, count: perConnection / 1000, window: 4) { b in
+                let requests = (0..<1000).map { n in
+                    ControlClient.request(
+                        "message.send", params(key: "batch-\(c)-\(b)-\(n)", sendAt: dueText), id: Int64(n))
+                }
+                return JSONValue.array(requests).serialized
+            }
+        }
+        let importEnd = Date()
+        let importRate = Double(perConnection / 1000 * 1000 * connections) / importEnd.timeIntervalSince(importStart)
+        let dispatched = perConnection / 1000 * 1000 * connections
+        let startedEarly = importEnd > dueAt
+
+        // Dispatch: from the due moment until every message's outcome is durable, sampling `status`
+        // round trips the whole time.
+        let statusClient = try ControlClient(socketPath: leadd.socketPath)
+        while Date() < dueAt { usleep(1_000) }
+        var statusLatencies: [Double] = []
+        var dispatchEnd = Date()
+        while true {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            let stats = try statusClient.call("queue.stats")
+            statusLatencies.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
+            if (stats["total"]?["sent"]?.int64Value ?? 0) >= Int64(dispatched) {
+                dispatchEnd = Date()
+                break
+            }
+            usleep(2_000)
+        }
+        let dispatchRate = Double(dispatched) / dispatchEnd.timeIntervalSince(max(dueAt, importEnd))
+        let memory = leadd.memory()
+        statusLatencies.sort()
+
+        func ratio(_ a: Double, _ b: Double) -> String { String(format: "%.2fx", a / b) }
+        func rate(_ r: Double) -> String { String(format: "%.0f msgs/s", r) }
+        var rows: [[String]] = [
+            ["raw SQLite batched insert (1,000/txn)", rate(raw.insertPerSecond), "reference", ""],
+            ["raw SQLite enqueue+claim+complete (1,000/txn)", rate(raw.cyclePerSecond), "reference", ""],
+            ["leadd import, JSON-RPC batches of 1,000", rate(importRate), ratio(importRate, raw.insertPerSecond) + " of raw insert", ">= 0.50x"],
+            ["leadd import, single message.send (pipelined)", rate(singleRate), ratio(singleRate, raw.insertPerSecond) + " of raw insert", ""],
+            ["leadd dispatch, due -> sent recorded", rate(dispatchRate), ratio(dispatchRate, raw.cyclePerSecond) + " of raw cycle", ">= 100,000 and >= 1.00x"],
+            ["status round trip during dispatch, p50", String(format: "%.2f ms", percentile(statusLatencies, 0.5)), "", ""],
+            ["status round trip during dispatch, p99", String(format: "%.2f ms", percentile(statusLatencies, 0.99)), "", "<= 2 ms"],
+            ["leadd RSS after the run / peak", "\(memory.rss / 1024) / \(memory.peak / 1024) MiB", "", ""],
+        ]
+        if startedEarly {
+            rows.append(["note: the import ran past the due time; dispatch overlapped it", "", "", ""])
+        }
+        printTable(["measure", "leadd", "ratio", "target"], rows)
+    }
+
+    func measure(count: Int, _ body: () throws -> Void) throws -> Double {
+        let start = Date()
+        try body()
+        return Double(count) / Date().timeIntervalSince(start)
+    }
+}
+
+func params(key: String, sendAt: String) -> JSONObject {
+    JSONObject([
+        "tenant": "acme", "channel": "bench", "to": "+5511987654321", "text": "hello",
+        "idempotency_key": .string(key), "send_at": .string(sendAt),
+    ])
+}
+
+/// Writes `count` lines made by `line`, keeping at most `window` unanswered, and checks every answer.
+func pipeline(socket: String, count: Int, window: Int, line: (Int) -> String) throws {
+    let client = try ControlClient(socketPath: socket)
+    var sent = 0
+    var received = 0
+    while received < count {
+        while sent < count && sent - received < window {
+            try client.writeLine(line(sent))
+            sent += 1
+        }
+        let response = try client.readResponse()
+        for answer in response.arrayValue ?? [response] { _ = try ControlClient.result(of: answer) }
+        received += 1
+    }
+}
+
+/// Runs `body(0..<n)` on n threads and rethrows the first error.
+func parallel(_ n: Int, _ body: @escaping @Sendable (Int) throws -> Void) throws {
+    let errors = ErrorBox()
+    let group = DispatchGroup()
+    for index in 0..<n {
+        group.enter()
+        Thread {
+            do { try body(index) } catch { errors.set(error) }
+            group.leave()
+        }.start()
+    }
+    group.wait()
+    if let error = errors.first { throw error }
+}
+
+final class ErrorBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var error: (any Error)?
+    func set(_ e: any Error) { lock.withLock { if error == nil { error = e } } }
+    var first: (any Error)? { lock.withLock { error } }
+}
+
+func percentile(_ sorted: [Double], _ p: Double) -> Double {
+    guard !sorted.isEmpty else { return 0 }
+    return sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
+}
+
+func printTable(_ header: [String], _ rows: [[String]]) {
+    var widths = header.map(\.count)
+    for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+    func line(_ cells: [String]) -> String {
+        "| " + cells.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: " | ")
+            + " |"
+    }
+    print(line(header))
+    print("|" + widths.map { String(repeating: "-", count: $0 + 2) }.joined(separator: "|") + "|")
+    for row in rows { print(line(row)) }
+}

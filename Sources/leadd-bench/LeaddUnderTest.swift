@@ -1,0 +1,50 @@
+// A leadd process started by the benchmark on a temporary directory with the test plugin.
+import Foundation
+import LeaddClient
+import LeaddProtocol
+
+final class LeaddUnderTest {
+    let directory: String
+    let process = Process()
+    var socketPath: String { directory + "/control.sock" }
+
+    init(directory: String, binaries: String, batchSize: Int, concurrency: Int) throws {
+        self.directory = directory
+        let config = """
+            daemon:
+              state_dir: \(directory)/state
+              socket: \(directory)/control.sock
+              plugin_dir: \(binaries)
+            channels:
+              bench:
+                plugin: TestChannel
+                batch_size: \(batchSize)
+                concurrency: \(concurrency)
+            """
+        try config.write(toFile: directory + "/leadd.yaml", atomically: true, encoding: .utf8)
+        process.executableURL = URL(fileURLWithPath: binaries + "/leadd")
+        process.arguments = ["--config", directory + "/leadd.yaml", "--log-level", "warning"]
+        try process.run()
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            if let client = try? ControlClient(socketPath: socketPath), (try? client.call("status")) != nil { return }
+            usleep(20_000)
+        }
+        throw BenchError("leadd did not start; see \(directory)")
+    }
+
+    /// Resident memory now and at its peak, in KiB, from /proc.
+    func memory() -> (rss: Int, peak: Int) {
+        let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
+        func field(_ name: String) -> Int {
+            guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name) }) else { return 0 }
+            return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "0") ?? 0
+        }
+        return (field("VmRSS:"), field("VmHWM:"))
+    }
+
+    func stop() {
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+    }
+}
