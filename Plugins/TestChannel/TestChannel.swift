@@ -60,6 +60,7 @@ final class TestChannel: ChannelPlugin {
         var results: [(UInt64, PluginResult)] = []
         results.reserveCapacity(messages.count)
         var lines = ""
+        let recording = settings.file != nil
         for message in messages {
             let n = counter.add(1, ordering: .relaxed).newValue
             let result: PluginResult
@@ -71,7 +72,7 @@ final class TestChannel: ChannelPlugin {
                 result = .retry("injected transient failure", afterMilliseconds: nil)
             } else {
                 result = .delivered(providerID: "test-\(n)")
-                lines += Self.line(for: message, at: host.nowMilliseconds())
+                if recording { lines += Self.line(for: message, at: host.nowMilliseconds()) }
             }
             results.append((message.token, result))
         }
@@ -88,7 +89,8 @@ final class TestChannel: ChannelPlugin {
             for (token, result) in completed { host.complete(token, result) }
         }
         if settings.delayMilliseconds > 0 {
-            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(settings.delayMilliseconds), execute: finish)
+            DispatchQueue.global().asyncAfter(
+                deadline: .now() + .milliseconds(settings.delayMilliseconds), execute: finish)
         } else {
             finish()
         }

@@ -66,7 +66,8 @@ public final class ControlClient {
     }
 
     public static func request(_ method: String, _ params: JSONObject, id: Int64) -> JSONValue {
-        .object(JSONObject(["jsonrpc": "2.0", "id": .integer(id), "method": .string(method), "params": .object(params)]))
+        .object(
+            JSONObject(["jsonrpc": "2.0", "id": .integer(id), "method": .string(method), "params": .object(params)]))
     }
 
     /// The result of a response object, or its error thrown.
@@ -76,7 +77,9 @@ public final class ControlClient {
                 code: Int(error["code"]?.int64Value ?? 0), message: error["message"]?.stringValue ?? "error",
                 data: error["data"])
         }
-        guard let result = response["result"] else { throw .badResponse("no result in \(response.serialized.prefix(200))") }
+        guard let result = response["result"] else {
+            throw .badResponse("no result in \(response.serialized.prefix(200))")
+        }
         return result
     }
 

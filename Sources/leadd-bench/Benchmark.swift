@@ -102,11 +102,26 @@ struct Benchmark: ParsableCommand {
         var rows: [[String]] = [
             ["raw SQLite batched insert (1,000/txn)", rate(raw.insertPerSecond), "reference", ""],
             ["raw SQLite enqueue+claim+complete (1,000/txn)", rate(raw.cyclePerSecond), "reference", ""],
-            ["leadd import, JSON-RPC batches of 1,000", rate(importRate), ratio(importRate, raw.insertPerSecond) + " of raw insert", ">= 0.50x"],
-            ["leadd import, single message.send (pipelined)", rate(singleRate), ratio(singleRate, raw.insertPerSecond) + " of raw insert", ""],
-            ["leadd dispatch, due -> sent recorded", rate(dispatchRate), ratio(dispatchRate, raw.cyclePerSecond) + " of raw cycle", ">= 100,000 and >= 1.00x"],
-            ["status round trip during dispatch, p50", String(format: "%.2f ms", percentile(statusLatencies, 0.5)), "", ""],
-            ["status round trip during dispatch, p99", String(format: "%.2f ms", percentile(statusLatencies, 0.99)), "", "<= 2 ms"],
+            [
+                "leadd import, JSON-RPC batches of 1,000", rate(importRate),
+                ratio(importRate, raw.insertPerSecond) + " of raw insert", ">= 0.50x",
+            ],
+            [
+                "leadd import, single message.send (pipelined)", rate(singleRate),
+                ratio(singleRate, raw.insertPerSecond) + " of raw insert", "",
+            ],
+            [
+                "leadd dispatch, due -> sent recorded", rate(dispatchRate),
+                ratio(dispatchRate, raw.cyclePerSecond) + " of raw cycle", ">= 100,000 and >= 1.00x",
+            ],
+            [
+                "status round trip during dispatch, p50", String(format: "%.2f ms", percentile(statusLatencies, 0.5)),
+                "", "",
+            ],
+            [
+                "status round trip during dispatch, p99", String(format: "%.2f ms", percentile(statusLatencies, 0.99)),
+                "", "<= 2 ms",
+            ],
             ["leadd RSS after the run / peak", "\(memory.rss / 1024) / \(memory.peak / 1024) MiB", "", ""],
         ]
         if startedEarly {
@@ -176,7 +191,9 @@ func printTable(_ header: [String], _ rows: [[String]]) {
     var widths = header.map(\.count)
     for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
     func line(_ cells: [String]) -> String {
-        "| " + cells.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: " | ")
+        "| "
+            + cells.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(
+                separator: " | ")
             + " |"
     }
     print(line(header))

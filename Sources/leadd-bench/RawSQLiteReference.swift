@@ -46,7 +46,8 @@ struct RawSQLiteReference {
         let mark = try prepare(db, "UPDATE messages SET state = 1 WHERE id = ?")
         let complete = try prepare(
             db, "UPDATE messages SET state = 2, sent_at = ?, provider_id = 'x', attempts = attempts + 1 WHERE id = ?")
-        let history = try prepare(db, "INSERT INTO attempts(message_id, seq, at, outcome) VALUES (?, 1, ?, 'delivered')")
+        let history = try prepare(
+            db, "INSERT INTO attempts(message_id, seq, at, outcome) VALUES (?, 1, ?, 'delivered')")
         defer { for s in [insert, enqueue, claim, dequeue, mark, complete, history] { sqlite3_finalize(s) } }
 
         let start = Date()

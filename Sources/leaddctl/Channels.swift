@@ -10,7 +10,10 @@ struct Channels: ParsableCommand {
             printTable(
                 ["NAME", "PLUGIN", "VERSION", "STATE", "HEALTH"],
                 (result.arrayValue ?? []).map { c in
-                    [text(c["name"]), text(c["plugin"]), text(c["version"]), text(c["state"]), text(c["health"] ?? c["error"])]
+                    [
+                        text(c["name"]), text(c["plugin"]), text(c["version"]), text(c["state"]),
+                        text(c["health"] ?? c["error"]),
+                    ]
                 })
         }
     }

@@ -62,7 +62,9 @@ func printError(_ text: String) {
 func printTable(_ header: [String], _ rows: [[String]]) {
     var widths = header.map(\.count)
     for row in rows {
-        for (index, cell) in row.enumerated() where index < widths.count { widths[index] = max(widths[index], cell.count) }
+        for (index, cell) in row.enumerated() where index < widths.count {
+            widths[index] = max(widths[index], cell.count)
+        }
     }
     func line(_ cells: [String]) -> String {
         cells.enumerated().map { index, cell in

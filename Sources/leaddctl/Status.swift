@@ -7,7 +7,8 @@ struct Status: ParsableCommand {
 
     func run() throws {
         try options.call("status") { result in
-            print("leadd \(text(result["version"])) (pid \(text(result["pid"]))), up \(text(result["uptime_seconds"]))s")
+            print(
+                "leadd \(text(result["version"])) (pid \(text(result["pid"]))), up \(text(result["uptime_seconds"]))s")
             print("config: \(text(result["config"]))")
             if case .object(let queue)? = result["queue"] {
                 print("queue: " + queue.map { "\($0.key) \(text($0.value))" }.joined(separator: ", "))

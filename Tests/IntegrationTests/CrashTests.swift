@@ -19,7 +19,8 @@ import Testing
                     ).serialized)
             }
             for _ in 0..<100 {
-                acknowledged.append(try #require(try ControlClient.result(of: client.readResponse())["id"]?.stringValue))
+                acknowledged.append(
+                    try #require(try ControlClient.result(of: client.readResponse())["id"]?.stringValue))
             }
             let batch = (0..<100).map {
                 ControlClient.request(
@@ -64,7 +65,8 @@ import Testing
         #expect(acknowledged == total)
 
         // Kill while batches are with the plugin (it answers after 300 ms).
-        #expect(daemon.eventually(timeout: 10) { (try? daemon.call("queue.stats")["total"]?["inflight"]) != .integer(0) })
+        #expect(
+            daemon.eventually(timeout: 10) { (try? daemon.call("queue.stats")["total"]?["inflight"]) != .integer(0) })
         daemon.kill9()
 
         try daemon.start()

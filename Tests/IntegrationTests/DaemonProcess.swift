@@ -23,11 +23,11 @@ final class DaemonProcess {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let channelYAML =
             channels ?? """
-              sms:
-                plugin: TestChannel
-                settings:
-                  file: \(directory)/sent.jsonl
-            """
+                  sms:
+                    plugin: TestChannel
+                    settings:
+                      file: \(directory)/sent.jsonl
+                """
         try writeConfig(
             """
             daemon:
@@ -149,10 +149,15 @@ func run(_ executable: String, _ arguments: [String], environment: [String: Stri
     let outData = out.fileHandleForReading.readDataToEndOfFile()
     let errData = err.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    return (
+        process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self)
+    )
 }
 
-func sendParams(tenant: String = "acme", to: String = "+5511987654321", text: String = "hello", key: String? = nil, sendAt: String? = nil)
+func sendParams(
+    tenant: String = "acme", to: String = "+5511987654321", text: String = "hello", key: String? = nil,
+    sendAt: String? = nil
+)
     -> JSONObject
 {
     var params = JSONObject(["tenant": .string(tenant), "channel": "sms", "to": .string(to), "text": .string(text)])

@@ -11,10 +11,12 @@ import Testing
         try daemon.start()
         let env = ["LEADD_SOCKET": daemon.socketPath]
         let sent = try run(
-            leaddctl, ["send", "--json", "--tenant", "acme", "--channel", "sms", "--to", "+5511987654321", "--text", "Olá"],
+            leaddctl,
+            ["send", "--json", "--tenant", "acme", "--channel", "sms", "--to", "+5511987654321", "--text", "Olá"],
             environment: env)
         #expect(sent.status == 0, "\(sent.err)")
-        let id = try #require(try JSONValue.parse(sent.out.trimmingCharacters(in: .whitespacesAndNewlines))["id"]?.stringValue)
+        let id = try #require(
+            try JSONValue.parse(sent.out.trimmingCharacters(in: .whitespacesAndNewlines))["id"]?.stringValue)
 
         var state: JSONValue?
         _ = try daemon.eventually {
@@ -116,6 +118,8 @@ import Testing
         #expect(list.first { $0["name"] == "legacy" }?["state"] == "failed")
         #expect(list.first { $0["name"] == "sms" }?["state"] == "running")
         let id = try #require(try daemon.call("message.send", sendParams())["id"]?.stringValue)
-        #expect(try daemon.eventually { try daemon.call("message.get", JSONObject(["id": .string(id)]))["state"] == "sent" })
+        #expect(
+            try daemon.eventually { try daemon.call("message.get", JSONObject(["id": .string(id)]))["state"] == "sent" }
+        )
     }
 }

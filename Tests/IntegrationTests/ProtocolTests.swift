@@ -67,7 +67,8 @@ import Testing
                 group.addTask {
                     let client = try ControlClient(socketPath: socket)
                     return try (0..<40).map { n in
-                        try client.call("message.send", sendParams(key: "c\(c)-\(n)", sendAt: "2031-01-01T00:00:00Z"))["id"]?
+                        try client.call("message.send", sendParams(key: "c\(c)-\(n)", sendAt: "2031-01-01T00:00:00Z"))[
+                            "id"]?
                             .stringValue ?? ""
                     }
                 }

@@ -1,7 +1,7 @@
+import Foundation
 // Decodes leadd.yaml into LeaddConfig. Works on Yams' node tree rather than Codable so that every
 // error, including a wrong type or an unknown key, carries the line and column of the node at fault.
 import LeaddProtocol
-import Foundation
 import Yams
 
 public enum ConfigDecoder {
@@ -99,7 +99,8 @@ public enum ConfigDecoder {
         case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
             .composer(let context, let problem, let mark, _):
             let reason = [context?.text, problem].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: " ")
-            return ConfigError(file: file, line: mark.line, column: mark.column, key: "", reason: "YAML syntax: \(reason)")
+            return ConfigError(
+                file: file, line: mark.line, column: mark.column, key: "", reason: "YAML syntax: \(reason)")
         case .duplicatedKeysInMapping(let duplicates, let context):
             return ConfigError(
                 file: file, line: context.mark.line, column: context.mark.column, key: "",
@@ -226,7 +227,8 @@ struct YAMLField {
         return mode
     }
 
-    func choice<T: RawRepresentable & CaseIterable>(_ type: T.Type) throws(ConfigError) -> T where T.RawValue == String {
+    func choice<T: RawRepresentable & CaseIterable>(_ type: T.Type) throws(ConfigError) -> T
+    where T.RawValue == String {
         let s = try string()
         guard let value = T(rawValue: s) else {
             throw error("'\(s)' is not one of \(T.allCases.map(\.rawValue).joined(separator: ", "))")

@@ -1,8 +1,8 @@
+import Foundation
 // The control protocol's methods. Transport-free: ControlServer feeds it lines, tests call it
 // directly. Each line is one request or a JSON-RPC batch; the answer is one line (or nothing,
 // for notifications only).
 import LeaddProtocol
-import Foundation
 import Logging
 import PluginAPI
 
@@ -75,7 +75,9 @@ public final class ControlService: Sendable {
             do {
                 let results = try await enqueue(sends.map(\.message))
                 for (send, result) in zip(sends, results) {
-                    responses[send.index] = send.request.id.map { RPCResponse.success(id: $0, result: Self.sendResult(result)) }
+                    responses[send.index] = send.request.id.map {
+                        RPCResponse.success(id: $0, result: Self.sendResult(result))
+                    }
                 }
             } catch {
                 for send in sends {
@@ -112,14 +114,20 @@ public final class ControlService: Sendable {
                 "uptime_seconds": .integer((now - runtime.startedAt) / 1000),
                 "config": .string(runtime.config.path),
                 "queue": Self.counts(stats.total),
-                "channels": .array(runtime.channels.map { .object(JSONObject(["name": .string($0.name), "state": .string($0.stateWord)])) }),
+                "channels": .array(
+                    runtime.channels.map {
+                        .object(JSONObject(["name": .string($0.name), "state": .string($0.stateWord)]))
+                    }),
             ]))
     }
 
     func newMessage(from params: JSONObject) throws(RPCError) -> NewMessage {
         let p = try Params(
             params,
-            allowed: ["tenant", "channel", "to", "text", "template", "subject", "html", "send_at", "priority", "idempotency_key"])
+            allowed: [
+                "tenant", "channel", "to", "text", "template", "subject", "html", "send_at", "priority",
+                "idempotency_key",
+            ])
         let tenant = try p.requiredString("tenant", maxLength: 128)
         let channel = try p.requiredString("channel", maxLength: 64)
         guard runtime.config.current.channel(named: channel) != nil else {
@@ -237,7 +245,8 @@ public final class ControlService: Sendable {
         return .array(
             runtime.channels.map { channel in
                 var object = JSONObject([
-                    "name": .string(channel.name), "plugin": .string(channel.plugin), "state": .string(channel.stateWord),
+                    "name": .string(channel.name), "plugin": .string(channel.plugin),
+                    "state": .string(channel.stateWord),
                 ])
                 switch channel.state {
                 case .running(let instance, _):

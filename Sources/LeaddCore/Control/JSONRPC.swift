@@ -16,7 +16,9 @@ public struct RPCError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String { "\(message) (\(code))" }
 
     public static func parse(_ error: JSONParseError) -> RPCError {
-        RPCError(code: -32700, message: "parse error: \(error.description)", data: JSONObject(["offset": .integer(Int64(error.offset + 1))]))
+        RPCError(
+            code: -32700, message: "parse error: \(error.description)",
+            data: JSONObject(["offset": .integer(Int64(error.offset + 1))]))
     }
 
     public static func invalidRequest(_ reason: String) -> RPCError {

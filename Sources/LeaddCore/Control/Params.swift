@@ -10,7 +10,8 @@ struct Params {
         self.object = object
         self.prefix = prefix
         for (key, _) in object where !allowed.contains(key) {
-            throw .invalidParams(field: prefix + key, "unknown parameter (known: \(allowed.sorted().joined(separator: ", ")))")
+            throw .invalidParams(
+                field: prefix + key, "unknown parameter (known: \(allowed.sorted().joined(separator: ", ")))")
         }
     }
 
@@ -18,7 +19,9 @@ struct Params {
 
     func string(_ key: String, maxLength: Int = 1024) throws(RPCError) -> String? {
         guard let value = object[key], value != .null else { return nil }
-        guard case .string(let s) = value else { throw .invalidParams(field: field(key), "must be a string, not \(value.typeName)") }
+        guard case .string(let s) = value else {
+            throw .invalidParams(field: field(key), "must be a string, not \(value.typeName)")
+        }
         guard !s.isEmpty else { throw .invalidParams(field: field(key), "must not be empty") }
         guard s.utf8.count <= maxLength else {
             throw .invalidParams(field: field(key), "longer than \(maxLength) bytes")
@@ -27,13 +30,17 @@ struct Params {
     }
 
     func requiredString(_ key: String, maxLength: Int = 1024) throws(RPCError) -> String {
-        guard let s = try string(key, maxLength: maxLength) else { throw .invalidParams(field: field(key), "is required") }
+        guard let s = try string(key, maxLength: maxLength) else {
+            throw .invalidParams(field: field(key), "is required")
+        }
         return s
     }
 
     func object(_ key: String) throws(RPCError) -> JSONObject? {
         guard let value = object[key], value != .null else { return nil }
-        guard case .object(let o) = value else { throw .invalidParams(field: field(key), "must be an object, not \(value.typeName)") }
+        guard case .object(let o) = value else {
+            throw .invalidParams(field: field(key), "must be an object, not \(value.typeName)")
+        }
         return o
     }
 
@@ -49,7 +56,9 @@ struct Params {
         let value = object[key]
         switch value {
         case .string(let s)?:
-            guard let id = Int64(s), id > 0 else { throw .invalidParams(field: field(key), "'\(s)' is not a message id") }
+            guard let id = Int64(s), id > 0 else {
+                throw .invalidParams(field: field(key), "'\(s)' is not a message id")
+            }
             return id
         case .integer(let i)? where i > 0:
             return i

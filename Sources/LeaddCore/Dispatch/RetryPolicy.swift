@@ -13,7 +13,8 @@ public struct RetryPolicy: Sendable, Equatable {
 
     public func outcome(for result: PluginResult, of message: ClaimedMessage, now: Int64) -> DeliveryOutcome {
         func make(_ kind: DeliveryOutcome.Kind, _ word: String) -> DeliveryOutcome {
-            DeliveryOutcome(id: message.id, channel: message.channel, kind: kind, at: now, word: word, detail: result.detail)
+            DeliveryOutcome(
+                id: message.id, channel: message.channel, kind: kind, at: now, word: word, detail: result.detail)
         }
         switch result.outcome {
         case .delivered:

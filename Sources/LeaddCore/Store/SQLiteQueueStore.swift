@@ -57,13 +57,15 @@ public final class SQLiteQueueStore: QueueStore {
         if applicationID != Schema.applicationID {
             guard applicationID == 0, tables == 0 else {
                 throw SQLiteError(
-                    code: 26, message: "\(path) is not a leadd database (application_id \(applicationID)); refusing to touch it")
+                    code: 26,
+                    message: "\(path) is not a leadd database (application_id \(applicationID)); refusing to touch it")
             }
         }
         guard version <= Schema.migrations.count else {
             throw SQLiteError(
                 code: 1,
-                message: "\(path) has schema version \(version), newer than this leadd knows (\(Schema.migrations.count))")
+                message:
+                    "\(path) has schema version \(version), newer than this leadd knows (\(Schema.migrations.count))")
         }
         for (index, sql) in Schema.migrations.enumerated() where index >= version {
             try db.execute("BEGIN IMMEDIATE")
@@ -169,8 +171,8 @@ public final class SQLiteQueueStore: QueueStore {
                 mark.reset()
                 mark.bind(1, m.id)
                 try mark.run()
-                deltas.move(channel, from: .scheduled, to: .inflight)
             }
+            deltas.move(channel, from: .scheduled, to: .inflight, count: Int64(claimed.count))
             return claimed
         }
     }

@@ -12,9 +12,10 @@ struct CountDeltas {
 
     var changes: [Key: Int64] = [:]
 
-    mutating func move(_ channel: String, from: MessageState?, to: MessageState?) {
-        if let from { changes[Key(channel: channel, state: from), default: 0] -= 1 }
-        if let to { changes[Key(channel: channel, state: to), default: 0] += 1 }
+    mutating func move(_ channel: String, from: MessageState?, to: MessageState?, count: Int64 = 1) {
+        guard count != 0 else { return }
+        if let from { changes[Key(channel: channel, state: from), default: 0] -= count }
+        if let to { changes[Key(channel: channel, state: to), default: 0] += count }
     }
 
     mutating func merge(_ other: CountDeltas) {

@@ -52,7 +52,8 @@ public struct PluginTable: @unchecked Sendable {
         }
         let t = table.pointee
         guard t.create != nil, t.send_batch != nil, t.health != nil, t.destroy != nil else {
-            throw PluginRefusal(description: "plugin \(file) has ABI \(major).\(minor) but leaves a required function empty")
+            throw PluginRefusal(
+                description: "plugin \(file) has ABI \(major).\(minor) but leaves a required function empty")
         }
         self.table = table
         self.abiMajor = major

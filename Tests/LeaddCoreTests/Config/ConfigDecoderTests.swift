@@ -46,7 +46,9 @@ import Testing
                   on: true
                   list: [1, two]
             """)
-        #expect(config.channels[0].settingsJSON == #"{"file":"/tmp/x","fail_every":3,"quoted":"3","on":true,"list":[1,"two"]}"#)
+        #expect(
+            config.channels[0].settingsJSON
+                == #"{"file":"/tmp/x","fail_every":3,"quoted":"3","on":true,"list":[1,"two"]}"#)
     }
 
     @Test func unknownKeysAreErrorsWithLineAndColumn() {

@@ -47,7 +47,8 @@ import Testing
     }
 
     @Test func sendThenGet() async throws {
-        let sent = try await send(#"{"tenant":"acme","channel":"sms","to":"+5511987654321","text":"hi","send_at":"2030-01-01T00:00:00Z"}"#)
+        let sent = try await send(
+            #"{"tenant":"acme","channel":"sms","to":"+5511987654321","text":"hi","send_at":"2030-01-01T00:00:00Z"}"#)
         let id = try #require(sent["result"]?["id"]?.stringValue)
         #expect(sent["result"]?["duplicate"] == .bool(false))
         let got = try await call(#"{"jsonrpc":"2.0","id":2,"method":"message.get","params":{"id":"\#(id)"}}"#)
@@ -79,7 +80,9 @@ import Testing
         #expect(try await call("{nope")["error"]?["code"] == .integer(-32700))
         #expect(try await call(#"{"jsonrpc":"1.0","id":1,"method":"status"}"#)["error"]?["code"] == .integer(-32600))
         #expect(try await call(#"{"jsonrpc":"2.0","id":1,"method":"fly"}"#)["error"]?["code"] == .integer(-32601))
-        #expect(try await call(#"{"jsonrpc":"2.0","id":1,"method":"status","params":[1]}"#)["error"]?["code"] == .integer(-32600))
+        #expect(
+            try await call(#"{"jsonrpc":"2.0","id":1,"method":"status","params":[1]}"#)["error"]?["code"]
+                == .integer(-32600))
         #expect(try await call("[]")["error"]?["code"] == .integer(-32600))
         let missing = try await call(#"{"jsonrpc":"2.0","id":9,"method":"message.get","params":{"id":"999"}}"#)
         #expect(missing["error"]?["code"] == .integer(-32004))
@@ -108,7 +111,8 @@ import Testing
     }
 
     @Test func channelListShowsRunningAndFailedChannels() async throws {
-        let list = try #require(try await call(#"{"jsonrpc":"2.0","id":1,"method":"channel.list"}"#)["result"]?.arrayValue)
+        let list = try #require(
+            try await call(#"{"jsonrpc":"2.0","id":1,"method":"channel.list"}"#)["result"]?.arrayValue)
         #expect(list.count == 2)
         #expect(list[0]["state"] == "running")
         #expect(list[0]["abi"] == "1.0")
@@ -123,7 +127,8 @@ import Testing
         let id = try #require(sent["result"]?["id"]?.stringValue)
         var state: JSONValue?
         for _ in 0..<200 {
-            state = try await call(#"{"jsonrpc":"2.0","id":1,"method":"message.get","params":{"id":"\#(id)"}}"#)["result"]?["state"]
+            state = try await call(#"{"jsonrpc":"2.0","id":1,"method":"message.get","params":{"id":"\#(id)"}}"#)[
+                "result"]?["state"]
             if state == "sent" { break }
             try await Task.sleep(for: .milliseconds(10))
         }

@@ -28,8 +28,10 @@ import Testing
 
         try await store.record([
             DeliveryOutcome(
-                id: ids[0].id, channel: "sms", kind: .sent(providerID: "SM1"), at: 1_001, word: "delivered", detail: nil),
-            DeliveryOutcome(id: ids[1].id, channel: "sms", kind: .failed, at: 1_001, word: "failed", detail: "bad number"),
+                id: ids[0].id, channel: "sms", kind: .sent(providerID: "SM1"), at: 1_001, word: "delivered", detail: nil
+            ),
+            DeliveryOutcome(
+                id: ids[1].id, channel: "sms", kind: .failed, at: 1_001, word: "failed", detail: "bad number"),
         ])
         let sent = try #require(try await store.message(id: ids[0].id))
         #expect(sent.state == .sent)
