@@ -33,6 +33,12 @@ let package = Package(
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]
         ),
+        .systemLibrary(
+            name: "CSystemd",
+            path: "Sources/CSystemd",
+            pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]
+        ),
         // The plugin ABI: one C header, the only binary contract between leadd and a plugin.
         .target(
             name: "CLeaddPlugin",
@@ -54,6 +60,7 @@ let package = Package(
             name: "LeaddCore",
             dependencies: [
                 "CSQLite",
+                "CSystemd",
                 "LeaddProtocol",
                 "PluginAPI",
                 .product(name: "NIOCore", package: "swift-nio"),

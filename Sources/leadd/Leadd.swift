@@ -1,11 +1,10 @@
-// leadd: wires the core to the process — flags, logging, signals, the control socket and the
-// dispatch loops, run as one ServiceGroup. All behaviour lives in LeaddCore.
+// leadd: wires the core to the process — flags, logging, signals, systemd, the control socket
+// and the dispatch loops, run as one ServiceGroup. All behaviour lives in LeaddCore.
 import ArgumentParser
 import Foundation
 import LeaddCore
 import Logging
 import ServiceLifecycle
-import UnixSignals
 
 @main
 struct Leadd: AsyncParsableCommand {
@@ -23,14 +22,22 @@ struct Leadd: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
+    @Option(help: "Where logs go: journal or stderr (default: the journal when systemd connected stderr to it).")
+    var logTarget: String?
+
+    func validate() throws {
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown log level '\(logLevel)'") }
+        if let logTarget, LogTarget(rawValue: logTarget) == nil {
+            throw ValidationError("unknown log target '\(logTarget)' (journal, stderr)")
+        }
+    }
+
     func run() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        let target = logTarget.flatMap(LogTarget.init(rawValue:)) ?? LogTarget.detect()
+        LoggingSystem.bootstrap { label in target.makeHandler(label: label, level: level) }
         let logger = Logger(label: "leadd")
+        let notifier = SystemdNotifier()
 
         let loaded: LeaddConfig
         do {
@@ -61,31 +68,42 @@ struct Leadd: AsyncParsableCommand {
         }
 
         let holder = ConfigHolder(loaded, path: config)
-        let runtime = DaemonRuntime(config: holder, store: store, clock: WallClock(), logger: logger)
+        let runtime = DaemonRuntime(
+            config: holder, store: store, clock: WallClock(), logger: logger, notifier: notifier)
         let service = ControlService(runtime: runtime, logger: logger)
         let server = ControlServer(
             service: service, path: loaded.daemon.socketPath, mode: loaded.daemon.socketMode,
             maximumLineLength: loaded.daemon.maxRequestBytes, logger: logger)
         let listener: ControlServer.Listener
         do {
-            listener = try await server.bind()
+            if let passed = try ListenSockets.controlSocket() {
+                listener = try await server.adopt(socket: passed)
+            } else {
+                listener = try await server.bind()
+            }
         } catch {
             logger.critical("cannot listen on \(loaded.daemon.socketPath): \(error)")
             await store.close()
             throw ExitCode(ExitStatus.unavailable)
         }
 
+        let reporter = StatusReporter(runtime: runtime, notifier: notifier, logger: logger)
+        let shutdown = ShutdownTrigger()
         var groupConfig = ServiceGroupConfiguration(
             services: [
+                // Shut down last, so a second SIGTERM during the drain is still heard.
+                .init(service: SignalService(runtime: runtime, shutdown: shutdown, logger: logger)),
                 .init(service: DispatchService(runtime: runtime)),
                 .init(service: ControlSocketService(server: server, listener: listener)),
-                .init(service: ReloadService(runtime: runtime, logger: logger)),
+                .init(service: SystemdService(reporter: reporter)),
             ],
-            gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger)
         groupConfig.maximumGracefulShutdownDuration = loaded.daemon.shutdownGrace
+        let group = ServiceGroup(configuration: groupConfig)
+        shutdown.set(group)
         logger.info("leadd \(ControlService.version) ready: \(runtime.channels.count) channels")
-        try await ServiceGroup(configuration: groupConfig).run()
+        notifier.ready(status: await reporter.line())
+        try await group.run()
         await store.close()
         logger.info("leadd stopped")
     }

@@ -1,9 +1,12 @@
 // The daemon's long-running parts as services of one ServiceGroup. On SIGTERM the group shuts
-// them down in reverse order: reloads stop, the socket stops taking requests, then the
-// dispatchers stop claiming and wait for the sends in flight to be recorded.
+// them down in reverse order: systemd status updates stop, the socket stops taking requests,
+// the dispatchers stop claiming and wait for the sends in flight to be recorded, and last the
+// signal handler, which until then turns a second SIGTERM into an immediate exit.
+import Foundation
 import LeaddCore
 import Logging
 import ServiceLifecycle
+import Synchronization
 import UnixSignals
 
 struct DispatchService: Service {
@@ -23,22 +26,55 @@ struct ControlSocketService: Service {
     }
 }
 
-/// SIGHUP reloads the configuration; a bad file is refused and the running one kept.
-struct ReloadService: Service {
+/// STATUS= updates and the watchdog.
+struct SystemdService: Service {
+    let reporter: StatusReporter
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            async let status: Void = reporter.runStatusUpdates()
+            async let watchdog: Void = reporter.runWatchdog()
+            _ = await (status, watchdog)
+        }
+    }
+}
+
+/// Lets the signal handler start the group's graceful shutdown once the group exists.
+final class ShutdownTrigger: Sendable {
+    private let group = Mutex<ServiceGroup?>(nil)
+
+    func set(_ group: ServiceGroup) { self.group.withLock { $0 = group } }
+
+    func trigger() async {
+        if let group = group.withLock({ $0 }) { await group.triggerGracefulShutdown() }
+    }
+}
+
+/// SIGHUP reloads the configuration (a bad file is refused and the running one kept). The first
+/// SIGTERM or SIGINT starts a graceful shutdown; a second one exits at once: everything
+/// acknowledged is already durable, and messages in flight are sent again at the next start.
+struct SignalService: Service {
     let runtime: DaemonRuntime
+    let shutdown: ShutdownTrigger
     let logger: Logger
 
     func run() async throws {
-        let signals = await UnixSignalsSequence(trapping: .sighup)
-        for await _ in signals.cancelOnGracefulShutdown() {
-            do {
-                let report = try runtime.config.reload()
-                let restart = report.restartRequired
-                logger.info(
-                    "configuration reloaded from \(runtime.config.path)\(restart.isEmpty ? "" : "; needs a restart to apply: \(restart.joined(separator: ", "))")"
-                )
-            } catch {
-                logger.error("configuration reload refused, keeping the running one: \(error)")
+        let signals = await UnixSignalsSequence(trapping: .sighup, .sigterm, .sigint)
+        var stopping = false
+        for await signal in signals.cancelOnGracefulShutdown() {
+            switch signal {
+            case .sighup:
+                _ = try? runtime.reloadConfig()
+            default:
+                if stopping {
+                    logger.warning(
+                        "second \(signal): exiting now; messages in flight will be sent again at the next start")
+                    exit(0)
+                }
+                stopping = true
+                logger.info("\(signal): stopping; waiting for sends in flight")
+                runtime.notifier.stopping(status: "stopping: waiting for sends in flight")
+                await shutdown.trigger()
             }
         }
     }

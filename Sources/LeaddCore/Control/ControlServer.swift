@@ -15,6 +15,7 @@ public final class ControlServer: Sendable {
     private let mode: UInt32
     private let maximumLineLength: Int
     private let logger: Logger
+    private let ownsSocketFile = Atomic<Bool>(true)
     static let window = 256
 
     public init(service: ControlService, path: String, mode: UInt32, maximumLineLength: Int, logger: Logger) {
@@ -28,6 +29,29 @@ public final class ControlServer: Sendable {
     /// Binds the socket; `serve` then answers clients until cancelled.
     public typealias Listener = NIOAsyncChannel<NIOAsyncChannel<ControlFrame, ByteBuffer>, Never>
 
+    /// Serves on a socket that systemd opened and passed (socket activation); the socket file
+    /// belongs to systemd, so leadd neither changes its mode nor removes it.
+    public func adopt(socket fd: Int32) async throws -> Listener {
+        let maximumLineLength = self.maximumLineLength
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(fd) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try Self.initialize(channel, maximumLineLength: maximumLineLength)
+                }
+            }
+        ownsSocketFile.store(false, ordering: .relaxed)
+        logger.info("control socket passed by systemd (fd \(fd))")
+        return server
+    }
+
+    static func initialize(_ channel: any Channel, maximumLineLength: Int) throws
+        -> NIOAsyncChannel<ControlFrame, ByteBuffer>
+    {
+        try channel.pipeline.syncOperations.addHandler(
+            ByteToMessageHandler(LineFrameDecoder(maximumLength: maximumLineLength)))
+        return try NIOAsyncChannel<ControlFrame, ByteBuffer>(wrappingChannelSynchronously: channel)
+    }
+
     public func bind() async throws -> Listener {
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty {
@@ -38,9 +62,7 @@ public final class ControlServer: Sendable {
             .serverChannelOption(.backlog, value: 256)
             .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
-                        ByteToMessageHandler(LineFrameDecoder(maximumLength: maximumLineLength)))
-                    return try NIOAsyncChannel<ControlFrame, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    try Self.initialize(channel, maximumLineLength: maximumLineLength)
                 }
             }
         guard chmod(path, mode_t(mode)) == 0 else {
@@ -62,7 +84,7 @@ public final class ControlServer: Sendable {
                 if !Task.isCancelled { logger.error("control socket stopped: \(error)") }
             }
         }
-        unlink(path)
+        if ownsSocketFile.load(ordering: .relaxed) { unlink(path) }
     }
 
     private func handle(_ connection: NIOAsyncChannel<ControlFrame, ByteBuffer>) async {

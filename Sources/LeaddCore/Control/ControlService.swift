@@ -264,15 +264,13 @@ public final class ControlService: Sendable {
     private func reload(_ params: JSONObject) throws(RPCError) -> JSONValue {
         _ = try Params(params, allowed: [])
         do {
-            let report = try runtime.config.reload()
-            logger.info("configuration reloaded from \(runtime.config.path)")
+            let report = try runtime.reloadConfig()
             return .object(
                 JSONObject([
                     "reloaded": .bool(report.applied),
                     "restart_required": .array(report.restartRequired.map { .string($0) }),
                 ]))
         } catch {
-            logger.error("configuration reload refused, keeping the running one: \(error)")
             throw .configInvalid(error)
         }
     }

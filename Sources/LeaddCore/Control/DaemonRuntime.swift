@@ -36,12 +36,19 @@ public final class DaemonRuntime: Sendable {
     public let channels: [ChannelRuntime]
     public let clock: any WallClockProtocol
     public let startedAt: Int64
+    public let notifier: SystemdNotifier
+    private let logger: Logger
 
     /// Loads every channel's plugin; a channel whose plugin is refused is kept as failed.
-    public init(config: ConfigHolder, store: any QueueStore, clock: any WallClockProtocol, logger: Logger) {
+    public init(
+        config: ConfigHolder, store: any QueueStore, clock: any WallClockProtocol, logger: Logger,
+        notifier: SystemdNotifier = SystemdNotifier()
+    ) {
         self.config = config
         self.store = store
         self.clock = clock
+        self.notifier = notifier
+        self.logger = logger
         self.startedAt = clock.nowMilliseconds()
         let current = config.current
         let directory = current.daemon.pluginDirectory ?? PluginLoader.defaultDirectory()
@@ -62,6 +69,30 @@ public final class DaemonRuntime: Sendable {
     }
 
     public func channel(named name: String) -> ChannelRuntime? { channels.first { $0.name == name } }
+
+    /// Re-reads the config file, telling systemd (RELOADING=1, then READY=1) and the log. A bad file
+    /// is refused and the running config kept. SIGHUP and `config.reload` both come here.
+    public func reloadConfig() throws(ConfigError) -> ConfigHolder.ReloadReport {
+        notifier.reloading()
+        do {
+            let report = try config.reload()
+            let restart = report.restartRequired
+            logger.info(
+                "configuration reloaded from \(config.path)\(restart.isEmpty ? "" : "; needs a restart to apply: \(restart.joined(separator: ", "))")"
+            )
+            notifier.reloaded(status: "configuration reloaded")
+            return report
+        } catch {
+            logger.error("configuration reload refused, keeping the running one: \(error)")
+            notifier.reloaded(status: "configuration reload refused: \(error)")
+            throw error
+        }
+    }
+
+    /// True when every running channel's dispatch loop has gone round within `interval`.
+    public func dispatchersAlive(within interval: Duration) -> Bool {
+        channels.allSatisfy { $0.dispatcher?.isAlive(within: interval) ?? true }
+    }
 
     /// Runs every channel's dispatcher until cancelled, then stops the plugins.
     public func runDispatchers() async {

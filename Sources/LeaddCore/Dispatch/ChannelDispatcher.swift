@@ -2,10 +2,13 @@
 //
 // It claims a batch of due messages, hands it to the plugin, and records the results, keeping up
 // to `concurrency` batches in flight. With nothing due it sleeps until the next due time, or
-// until an enqueue wakes it. Settings are read from the live config on every turn, so a reload
+// until an enqueue or a finished batch wakes it, and never longer than a second, so its
+// heartbeat shows the watchdog that it is alive. Settings are read from the live config on every turn, so a reload
 // applies without a restart. On shutdown it stops claiming and waits for the batches in flight.
+import Foundation
 import Logging
 import PluginAPI
+import Synchronization
 
 public final class ChannelDispatcher: Sendable {
     public let name: String
@@ -15,6 +18,8 @@ public final class ChannelDispatcher: Sendable {
     private let clock: any WallClockProtocol
     private let logger: Logger
     public let waker = Waker()
+    private let inFlight = Atomic<Int>(0)
+    private let lastBeat = Atomic<Int64>(ChannelDispatcher.monotonicMilliseconds())
 
     /// The longest a loop sleeps without looking at the queue.
     static let maximumIdle: Duration = .seconds(1)
@@ -35,15 +40,14 @@ public final class ChannelDispatcher: Sendable {
 
     /// Runs until the task is cancelled; then finishes the batches in flight and returns.
     public func run() async {
-        await withTaskGroup(of: Void.self) { group in
-            var inFlight = 0
+        await withDiscardingTaskGroup { group in
             while !Task.isCancelled {
+                beat()
                 let settings = config.current.channel(named: name)
                 let concurrency = settings?.concurrency ?? 1
                 let batchSize = settings?.batchSize ?? 100
-                if inFlight >= concurrency {
-                    await group.next()
-                    inFlight -= 1
+                if inFlight.load(ordering: .acquiring) >= concurrency {
+                    await waker.wait(upTo: Self.maximumIdle)
                     continue
                 }
                 let batch: [ClaimedMessage]
@@ -55,24 +59,37 @@ public final class ChannelDispatcher: Sendable {
                     continue
                 }
                 if batch.isEmpty {
-                    if inFlight > 0 {
-                        await group.next()
-                        inFlight -= 1
+                    if inFlight.load(ordering: .acquiring) > 0 {
+                        await waker.wait(upTo: Self.maximumIdle)
                     } else {
                         await sleepUntilNextDue()
                     }
                     continue
                 }
-                inFlight += 1
+                inFlight.add(1, ordering: .acquiringAndReleasing)
                 let retry = RetryPolicy(settings?.retry ?? RetryConfig())
-                group.addTask { await self.deliver(batch, retry: retry) }
+                group.addTask {
+                    await self.deliver(batch, retry: retry)
+                    self.inFlight.subtract(1, ordering: .acquiringAndReleasing)
+                    self.waker.wake()
+                }
             }
-            // Cancelled: the batches in flight still finish and are recorded.
-            while inFlight > 0 {
-                await group.next()
-                inFlight -= 1
-            }
+            // Cancelled: the discarding group waits for the batches in flight, which finish and are recorded.
         }
+    }
+
+    /// True when the loop has gone round within `interval`: it wakes at least every second, so a
+    /// loop that stops beating is stuck (in the store, or in a plugin that never answers).
+    public func isAlive(within interval: Duration) -> Bool {
+        Self.monotonicMilliseconds() - lastBeat.load(ordering: .relaxed) <= interval.milliseconds
+    }
+
+    private func beat() { lastBeat.store(Self.monotonicMilliseconds(), ordering: .relaxed) }
+
+    static func monotonicMilliseconds() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
     }
 
     private func sleepUntilNextDue() async {

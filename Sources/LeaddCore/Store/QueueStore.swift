@@ -16,6 +16,9 @@ public protocol QueueStore: Sendable {
     /// The earliest due time among the channel's queued messages.
     func nextDueTime(channel: String) async throws -> Int64?
 
+    /// How many queued messages are due at `now`, counting at most `cap`.
+    func dueCount(now: Int64, cap: Int) async throws -> Int
+
     func message(id: Int64) async throws -> StoredMessage?
 
     func stats() async -> QueueStats

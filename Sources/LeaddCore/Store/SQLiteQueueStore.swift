@@ -249,6 +249,16 @@ public final class SQLiteQueueStore: QueueStore {
         }
     }
 
+    public func dueCount(now: Int64, cap: Int) async throws -> Int {
+        try await reader.submit { db, _ in
+            let s = try db.statement("SELECT count(*) FROM (SELECT 1 FROM queue WHERE due_at <= ? LIMIT ?)")
+            s.bind(1, now)
+            s.bind(2, Int64(cap))
+            defer { s.reset() }
+            return try s.step() ? Int(s.int64(0)) : 0
+        }
+    }
+
     public func message(id: Int64) async throws -> StoredMessage? {
         try await reader.submit { db, _ in
             let s = try db.statement(

@@ -1,0 +1,66 @@
+// Keeps systemd's STATUS= line current ("queued 1200 (due 40), in flight 100, sent/min 5400")
+// and pings the watchdog while every dispatch loop is alive.
+import Foundation
+import Logging
+import Synchronization
+
+public final class StatusReporter: Sendable {
+    private let runtime: DaemonRuntime
+    private let notifier: SystemdNotifier
+    private let logger: Logger
+    /// (monotonic ms, sent total) samples of the last minute, for the sent/min figure.
+    private let samples = Mutex<[(Int64, Int64)]>([])
+    static let interval: Duration = .seconds(5)
+    static let dueCap = 1_000_000
+
+    public init(runtime: DaemonRuntime, notifier: SystemdNotifier, logger: Logger) {
+        self.runtime = runtime
+        self.notifier = notifier
+        self.logger = logger
+    }
+
+    /// The status line as systemd shows it.
+    public func line() async -> String {
+        let stats = await runtime.store.stats().total
+        let queued = stats[.scheduled, default: 0]
+        let due = (try? await runtime.store.dueCount(now: runtime.clock.nowMilliseconds(), cap: Self.dueCap)) ?? 0
+        let sent = stats[.sent, default: 0]
+        let now = ChannelDispatcher.monotonicMilliseconds()
+        let perMinute = samples.withLock { samples -> Int64 in
+            samples.append((now, sent))
+            samples.removeAll { now - $0.0 > 60_000 }
+            guard let first = samples.first, now > first.0 else { return 0 }
+            return (sent - first.1) * 60_000 / max(now - first.0, 1)
+        }
+        let down = runtime.channels.filter { $0.dispatcher == nil }.count
+        var text =
+            "queued \(queued) (due \(due == Self.dueCap ? "\(due)+" : "\(due)")), in flight \(stats[.inflight, default: 0]), sent/min \(perMinute)"
+        if down > 0 { text += ", channels down \(down)" }
+        return text
+    }
+
+    /// Updates STATUS= every few seconds until cancelled.
+    public func runStatusUpdates() async {
+        while !Task.isCancelled {
+            notifier.status(await line())
+            try? await Task.sleep(for: Self.interval)
+        }
+    }
+
+    /// Sends WATCHDOG=1 at half of WATCHDOG_USEC while the dispatch loops are alive; a stuck loop
+    /// stops the pings and systemd restarts leadd.
+    public func runWatchdog() async {
+        guard let interval = notifier.watchdogInterval() else { return }
+        var warned = false
+        while !Task.isCancelled {
+            if runtime.dispatchersAlive(within: interval) {
+                notifier.watchdog()
+                warned = false
+            } else if !warned {
+                logger.critical("a dispatch loop is stuck; not pinging the watchdog")
+                warned = true
+            }
+            try? await Task.sleep(for: interval / 2)
+        }
+    }
+}
