@@ -7,9 +7,9 @@ SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 BINDIR = $(PREFIX)/bin
 PLUGINDIR = $(PREFIX)/lib/leadd/plugins
 MANDIR = $(PREFIX)/share/man
-BUILD = .build/release
+BUILD ?= .build/release
 
-.PHONY: build test bench install uninstall
+.PHONY: build test bench install install-files uninstall
 
 build:
 	swift build -c release
@@ -20,7 +20,10 @@ test:
 bench: build
 	$(BUILD)/leadd-bench
 
-install: build
+install: build install-files
+
+# Copies what BUILD holds; `install` builds it first.
+install-files:
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR)
 	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
 	install -d $(DESTDIR)$(SYSCONFDIR)/leadd

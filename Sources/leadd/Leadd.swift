@@ -72,7 +72,7 @@ struct Leadd: AsyncParsableCommand {
             config: holder, store: store, clock: WallClock(), logger: logger, notifier: notifier)
         let service = ControlService(runtime: runtime, logger: logger)
         let server = ControlServer(
-            service: service, path: loaded.daemon.socketPath, mode: loaded.daemon.socketMode,
+            service: service, events: runtime.events, path: loaded.daemon.socketPath, mode: loaded.daemon.socketMode,
             maximumLineLength: loaded.daemon.maxRequestBytes, logger: logger)
         let listener: ControlServer.Listener
         do {
@@ -87,17 +87,31 @@ struct Leadd: AsyncParsableCommand {
             throw ExitCode(ExitStatus.unavailable)
         }
 
+        var metricsService: MetricsService?
+        if let address = loaded.daemon.metricsListen {
+            let metricsServer = MetricsHTTPServer(logger: logger) {
+                runtime.metrics.render(stats: await runtime.store.stats(), channels: runtime.channels)
+            }
+            do {
+                metricsService = MetricsService(server: metricsServer, listener: try await metricsServer.bind(address))
+            } catch {
+                logger.critical("cannot serve metrics on \(address.host):\(address.port): \(error)")
+                await store.close()
+                throw ExitCode(ExitStatus.unavailable)
+            }
+        }
+
         let reporter = StatusReporter(runtime: runtime, notifier: notifier, logger: logger)
         let shutdown = ShutdownTrigger()
-        var groupConfig = ServiceGroupConfiguration(
-            services: [
-                // Shut down last, so a second SIGTERM during the drain is still heard.
-                .init(service: SignalService(runtime: runtime, shutdown: shutdown, logger: logger)),
-                .init(service: DispatchService(runtime: runtime)),
-                .init(service: ControlSocketService(server: server, listener: listener)),
-                .init(service: SystemdService(reporter: reporter)),
-            ],
-            logger: logger)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            // Shut down last, so a second SIGTERM during the drain is still heard.
+            .init(service: SignalService(runtime: runtime, shutdown: shutdown, logger: logger)),
+            .init(service: DispatchService(runtime: runtime)),
+            .init(service: ControlSocketService(server: server, listener: listener)),
+            .init(service: SystemdService(reporter: reporter)),
+        ]
+        if let metricsService { services.append(.init(service: metricsService)) }
+        var groupConfig = ServiceGroupConfiguration(services: services, logger: logger)
         groupConfig.maximumGracefulShutdownDuration = loaded.daemon.shutdownGrace
         let group = ServiceGroup(configuration: groupConfig)
         shutdown.set(group)

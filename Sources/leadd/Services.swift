@@ -26,6 +26,15 @@ struct ControlSocketService: Service {
     }
 }
 
+struct MetricsService: Service {
+    let server: MetricsHTTPServer
+    let listener: MetricsHTTPServer.Listener
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await server.serve(listener) }
+    }
+}
+
 /// STATUS= updates and the watchdog.
 struct SystemdService: Service {
     let reporter: StatusReporter

@@ -8,7 +8,9 @@ struct Leaddctl: ParsableCommand {
         commandName: "leaddctl",
         abstract: "Control a running leadd.",
         discussion: "Exit codes: 0 ok, 1 request refused, 2 usage, 3 leadd unreachable.",
-        subcommands: [Status.self, Send.self, Get.self, Stats.self, Channels.self, Reload.self])
+        subcommands: [
+            Status.self, Send.self, Get.self, Stats.self, Channels.self, Reload.self, Metrics.self, Tail.self,
+        ])
 }
 
 /// Options every subcommand takes.

@@ -43,6 +43,7 @@ public enum ConfigDecoder {
         var daemon = DaemonConfig()
         let keys = try field.mapping(allowed: [
             "state_dir", "socket", "socket_mode", "plugin_dir", "max_request_bytes", "shutdown_grace",
+            "metrics_listen", "status_interval",
         ])
         if let f = keys["state_dir"] { daemon.stateDirectory = try f.nonEmptyString() }
         if let f = keys["socket"] { daemon.socketPath = try f.nonEmptyString() }
@@ -50,6 +51,8 @@ public enum ConfigDecoder {
         if let f = keys["plugin_dir"] { daemon.pluginDirectory = try f.nonEmptyString() }
         if let f = keys["max_request_bytes"] { daemon.maxRequestBytes = try f.int(in: 1024...(256 << 20)) }
         if let f = keys["shutdown_grace"] { daemon.shutdownGrace = try f.duration() }
+        if let f = keys["status_interval"] { daemon.statusInterval = try f.duration() }
+        if let f = keys["metrics_listen"] { daemon.metricsListen = try f.loopbackAddress() }
         return daemon
     }
 
@@ -217,6 +220,19 @@ struct YAMLField {
         let s = try string()
         guard let r = Rate.parse(s) else { throw error("'\(s)' is not a rate (expected like 100/s or 1000/min)") }
         return r
+    }
+
+    /// `127.0.0.1:9464`, `[::1]:9464` or `localhost:9464`; anything off the loopback is refused.
+    func loopbackAddress() throws(ConfigError) -> ListenAddress {
+        let s = try string()
+        guard let colon = s.lastIndex(of: ":"), let port = Int(s[s.index(after: colon)...]), (1...65535).contains(port)
+        else { throw error("'\(s)' is not host:port (like 127.0.0.1:9464)") }
+        var host = String(s[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard host == "localhost" || host == "::1" || host.hasPrefix("127.") else {
+            throw error("'\(host)' is not a loopback address; metrics are served on loopback only")
+        }
+        return ListenAddress(host: host, port: port)
     }
 
     func fileMode() throws(ConfigError) -> UInt32 {

@@ -22,6 +22,15 @@ public struct DaemonConfig: Sendable, Equatable {
     public var maxRequestBytes = 1 << 20
     /// How long SIGTERM waits for in-flight sends before exiting.
     public var shutdownGrace: Duration = .seconds(10)
+    /// How often systemd's STATUS= line is refreshed.
+    public var statusInterval: Duration = .seconds(5)
+    /// Where to serve `GET /metrics` over HTTP; loopback only; nil for none.
+    public var metricsListen: ListenAddress?
+}
+
+public struct ListenAddress: Sendable, Equatable {
+    public var host: String
+    public var port: Int
 }
 
 public enum SyncMode: String, Sendable, Equatable, CaseIterable {

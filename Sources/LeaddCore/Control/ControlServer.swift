@@ -4,6 +4,7 @@
 // commit) but answered strictly in the order they arrived. A connection holds at most
 // `window` requests at once; past that it stops reading, which pushes back on the client.
 import Foundation
+import LeaddProtocol
 import Logging
 import NIOCore
 import NIOPosix
@@ -11,6 +12,7 @@ import Synchronization
 
 public final class ControlServer: Sendable {
     private let service: ControlService
+    private let bus: EventBus
     private let path: String
     private let mode: UInt32
     private let maximumLineLength: Int
@@ -18,8 +20,11 @@ public final class ControlServer: Sendable {
     private let ownsSocketFile = Atomic<Bool>(true)
     static let window = 256
 
-    public init(service: ControlService, path: String, mode: UInt32, maximumLineLength: Int, logger: Logger) {
+    public init(
+        service: ControlService, events: EventBus, path: String, mode: UInt32, maximumLineLength: Int, logger: Logger
+    ) {
         self.service = service
+        self.bus = events
         self.path = path
         self.mode = mode
         self.maximumLineLength = maximumLineLength
@@ -92,15 +97,29 @@ public final class ControlServer: Sendable {
             try await connection.executeThenClose { inbound, outbound in
                 let (responses, sink) = AsyncStream<String?>.makeStream()
                 let sequencer = ResponseSequencer(sink: sink)
+                let events = ControlConnection(bus: bus)
+                defer { events.close() }
                 try await withThrowingTaskGroup(of: Void.self) { group in
+                    // Events go straight to the socket, so a slow reader backs up into the
+                    // subscription's bounded buffer (where they are dropped and counted), not here.
+                    group.addTask {
+                        for await subscription in events.subscriptions {
+                            for await event in subscription.events {
+                                try await outbound.write(Self.line(Self.notification(event.json)))
+                                let dropped = subscription.takeDropped()
+                                if dropped > 0 {
+                                    let note = LeaddEvent(
+                                        type: "dropped", at: event.at,
+                                        detail: "\(dropped) events dropped: subscriber too slow")
+                                    try await outbound.write(Self.line(Self.notification(note.json)))
+                                }
+                            }
+                        }
+                    }
                     group.addTask {
                         for await response in responses {
                             guard let response else { continue }
-                            var buffer = ByteBuffer()
-                            buffer.reserveCapacity(response.utf8.count + 1)
-                            buffer.writeString(response)
-                            buffer.writeInteger(UInt8(ascii: "\n"))
-                            try await outbound.write(buffer)
+                            try await outbound.write(Self.line(response))
                         }
                     }
                     try await withThrowingTaskGroup(of: Void.self) { work in
@@ -120,7 +139,7 @@ public final class ControlServer: Sendable {
                                 case .line(let buffer):
                                     let bytes = Array(buffer.readableBytesView)
                                     let blank = bytes.allSatisfy { $0 == 0x20 || $0 == 0x09 }
-                                    response = blank ? nil : await self.service.respond(to: bytes)
+                                    response = blank ? nil : await self.service.respond(to: bytes, connection: events)
                                 case .tooLong(let length):
                                     response = self.service.tooLarge(length: length)
                                 }
@@ -130,12 +149,59 @@ public final class ControlServer: Sendable {
                         try await work.waitForAll()
                     }
                     sink.finish()
+                    events.close()
                     try await group.waitForAll()
                 }
             }
         } catch {
             logger.debug("control connection closed: \(error)")
         }
+    }
+}
+
+extension ControlServer {
+    static func line(_ text: String) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(text.utf8.count + 1)
+        buffer.writeString(text)
+        buffer.writeInteger(UInt8(ascii: "\n"))
+        return buffer
+    }
+
+    static func notification(_ params: JSONValue) -> String {
+        JSONValue.object(JSONObject(["jsonrpc": "2.0", "method": "event", "params": params])).serialized
+    }
+}
+
+/// One socket connection as the methods see it: where an event subscription attaches.
+public final class ControlConnection: Sendable {
+    private let bus: EventBus
+    private let current = Mutex<EventBus.Subscription?>(nil)
+    let subscriptions: AsyncStream<EventBus.Subscription>
+    private let subscriptionSink: AsyncStream<EventBus.Subscription>.Continuation
+
+    init(bus: EventBus) {
+        self.bus = bus
+        (subscriptions, subscriptionSink) = AsyncStream.makeStream()
+    }
+
+    func subscribe(_ filter: EventFilter) throws(RPCError) {
+        let subscription = bus.subscribe(filter)
+        let first = current.withLock { current -> Bool in
+            guard current == nil else { return false }
+            current = subscription
+            return true
+        }
+        guard first else {
+            bus.unsubscribe(subscription)
+            throw RPCError(code: -32600, message: "invalid request: this connection is already subscribed")
+        }
+        subscriptionSink.yield(subscription)
+    }
+
+    func close() {
+        subscriptionSink.finish()
+        if let subscription = current.withLock({ $0 }) { bus.unsubscribe(subscription) }
     }
 }
 

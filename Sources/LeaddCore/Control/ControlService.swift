@@ -17,8 +17,9 @@ public final class ControlService: Sendable {
         self.logger = logger
     }
 
-    /// Answers one line of input; nil when there is nothing to send back.
-    public func respond(to line: [UInt8]) async -> String? {
+    /// Answers one line of input; nil when there is nothing to send back. `connection` is the
+    /// socket connection the line came on, for methods that stream (events.subscribe).
+    public func respond(to line: [UInt8], connection: ControlConnection? = nil) async -> String? {
         let parsed: JSONValue
         do {
             parsed = try line.withUnsafeBufferPointer { bytes throws(JSONParseError) in try JSONValue.parse(bytes) }
@@ -29,10 +30,10 @@ public final class ControlService: Sendable {
             guard !elements.isEmpty else {
                 return RPCResponse.failure(id: .null, error: .invalidRequest("empty batch")).serialized
             }
-            let responses = await respondToBatch(elements)
+            let responses = await respondToBatch(elements, connection: connection)
             return responses.isEmpty ? nil : JSONValue.array(responses).serialized
         }
-        return await respondToOne(parsed)?.serialized
+        return await respondToOne(parsed, connection: connection)?.serialized
     }
 
     public func tooLarge(length: Int) -> String {
@@ -41,14 +42,15 @@ public final class ControlService: Sendable {
         ).serialized
     }
 
-    private func respondToOne(_ value: JSONValue) async -> JSONValue? {
+    private func respondToOne(_ value: JSONValue, connection: ControlConnection?) async -> JSONValue? {
         switch RPCRequest.parse(value) {
         case .failure(let failure):
             return RPCResponse.failure(id: failure.id, error: failure.error)
         case .success(let request):
             let answer: JSONValue
             do {
-                answer = RPCResponse.success(id: request.id ?? .null, result: try await call(request))
+                answer = RPCResponse.success(
+                    id: request.id ?? .null, result: try await call(request, connection: connection))
             } catch {
                 answer = RPCResponse.failure(id: request.id ?? .null, error: error)
             }
@@ -57,7 +59,7 @@ public final class ControlService: Sendable {
     }
 
     /// A batch of `message.send` calls is stored in one store request; anything else runs in order.
-    private func respondToBatch(_ elements: [JSONValue]) async -> [JSONValue] {
+    private func respondToBatch(_ elements: [JSONValue], connection: ControlConnection?) async -> [JSONValue] {
         var responses: [JSONValue?] = Array(repeating: nil, count: elements.count)
         var sends: [(index: Int, request: RPCRequest, message: NewMessage)] = []
         for (index, element) in elements.enumerated() {
@@ -69,7 +71,7 @@ public final class ControlService: Sendable {
                 }
                 continue
             }
-            responses[index] = await respondToOne(element)
+            responses[index] = await respondToOne(element, connection: connection)
         }
         if !sends.isEmpty {
             do {
@@ -88,8 +90,10 @@ public final class ControlService: Sendable {
         return responses.compactMap { $0 }
     }
 
-    func call(_ request: RPCRequest) async throws(RPCError) -> JSONValue {
+    func call(_ request: RPCRequest, connection: ControlConnection? = nil) async throws(RPCError) -> JSONValue {
         switch request.method {
+        case "metrics": return try await metrics(request.params)
+        case "events.subscribe": return try subscribe(request.params, connection: connection)
         case "status": return try await status(request.params)
         case "message.send": return try await send(request.params)
         case "message.get": return try await get(request.params)
@@ -176,6 +180,17 @@ public final class ControlService: Sendable {
             logger.error("store refused \(messages.count) messages: \(error)")
             throw .storageUnavailable("\(error)")
         }
+        var perChannel: [String: (accepted: Int, duplicates: Int)] = [:]
+        for (message, result) in zip(messages, results) {
+            if result.duplicate {
+                perChannel[message.channel, default: (0, 0)].duplicates += 1
+            } else {
+                perChannel[message.channel, default: (0, 0)].accepted += 1
+            }
+        }
+        for (channel, n) in perChannel {
+            runtime.metrics.recordEnqueued(channel: channel, accepted: n.accepted, duplicates: n.duplicates)
+        }
         var woken = Set<String>()
         for (message, result) in zip(messages, results) where !result.duplicate && !woken.contains(message.channel) {
             woken.insert(message.channel)
@@ -259,6 +274,39 @@ public final class ControlService: Sendable {
                 }
                 return .object(object)
             })
+    }
+
+    private func metrics(_ params: JSONObject) async throws(RPCError) -> JSONValue {
+        _ = try Params(params, allowed: [])
+        return .string(runtime.metrics.render(stats: await runtime.store.stats(), channels: runtime.channels))
+    }
+
+    private func subscribe(_ params: JSONObject, connection: ControlConnection?) throws(RPCError) -> JSONValue {
+        let p = try Params(params, allowed: ["types", "channel", "tenant"])
+        var filter = EventFilter()
+        filter.channel = try p.string("channel", maxLength: 64)
+        filter.tenant = try p.string("tenant", maxLength: 128)
+        if let value = params["types"] {
+            guard case .array(let items) = value, !items.isEmpty else {
+                throw .invalidParams(field: "types", "must be a non-empty array of event types")
+            }
+            var types = Set<String>()
+            for item in items {
+                guard let type = item.stringValue, EventFilter.knownTypes.contains(type) else {
+                    throw .invalidParams(
+                        field: "types",
+                        "\(item.serialized) is not an event type (\(EventFilter.knownTypes.sorted().joined(separator: ", ")))"
+                    )
+                }
+                types.insert(type)
+            }
+            filter.types = types
+        }
+        guard let connection else {
+            throw RPCError(code: -32600, message: "invalid request: events.subscribe needs a socket connection")
+        }
+        try connection.subscribe(filter)
+        return .object(JSONObject(["subscribed": .bool(true)]))
     }
 
     private func reload(_ params: JSONObject) throws(RPCError) -> JSONValue {

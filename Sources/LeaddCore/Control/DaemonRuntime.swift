@@ -37,6 +37,8 @@ public final class DaemonRuntime: Sendable {
     public let clock: any WallClockProtocol
     public let startedAt: Int64
     public let notifier: SystemdNotifier
+    public let metrics = LeaddMetrics()
+    public let events = EventBus()
     private let logger: Logger
 
     /// Loads every channel's plugin; a channel whose plugin is refused is kept as failed.
@@ -52,6 +54,8 @@ public final class DaemonRuntime: Sendable {
         self.startedAt = clock.nowMilliseconds()
         let current = config.current
         let directory = current.daemon.pluginDirectory ?? PluginLoader.defaultDirectory()
+        let metrics = self.metrics
+        let events = self.events
         channels = current.channels.map { channel in
             do throws(PluginRefusal) {
                 let instance = try PluginLoader.start(channel: channel, directory: directory, logger: logger)
@@ -59,7 +63,8 @@ public final class DaemonRuntime: Sendable {
                     "channel \(channel.name): plugin \(instance.table.name) \(instance.table.version) (ABI \(instance.table.abiMajor).\(instance.table.abiMinor)) loaded"
                 )
                 let dispatcher = ChannelDispatcher(
-                    name: channel.name, plugin: instance, store: store, config: config, clock: clock, logger: logger)
+                    name: channel.name, plugin: instance, store: store, config: config, clock: clock, logger: logger,
+                    metrics: metrics, events: events)
                 return ChannelRuntime(name: channel.name, plugin: channel.plugin, state: .running(instance, dispatcher))
             } catch {
                 logger.error("channel \(channel.name) is down: \(error.description)")
@@ -81,10 +86,14 @@ public final class DaemonRuntime: Sendable {
                 "configuration reloaded from \(config.path)\(restart.isEmpty ? "" : "; needs a restart to apply: \(restart.joined(separator: ", "))")"
             )
             notifier.reloaded(status: "configuration reloaded")
+            metrics.recordReload(ok: true)
+            events.publish([LeaddEvent(type: "reload", at: clock.nowMilliseconds(), detail: "applied")])
             return report
         } catch {
             logger.error("configuration reload refused, keeping the running one: \(error)")
             notifier.reloaded(status: "configuration reload refused: \(error)")
+            metrics.recordReload(ok: false)
+            events.publish([LeaddEvent(type: "reload", at: clock.nowMilliseconds(), detail: "refused: \(error)")])
             throw error
         }
     }

@@ -17,6 +17,8 @@ public final class ChannelDispatcher: Sendable {
     private let config: ConfigHolder
     private let clock: any WallClockProtocol
     private let logger: Logger
+    private let metrics: LeaddMetrics
+    private let events: EventBus
     public let waker = Waker()
     private let inFlight = Atomic<Int>(0)
     private let lastBeat = Atomic<Int64>(ChannelDispatcher.monotonicMilliseconds())
@@ -26,9 +28,12 @@ public final class ChannelDispatcher: Sendable {
 
     public init(
         name: String, plugin: PluginInstance, store: any QueueStore, config: ConfigHolder,
-        clock: any WallClockProtocol, logger: Logger
+        clock: any WallClockProtocol, logger: Logger, metrics: LeaddMetrics = LeaddMetrics(),
+        events: EventBus = EventBus()
     ) {
         self.name = name
+        self.metrics = metrics
+        self.events = events
         self.plugin = plugin
         self.store = store
         self.config = config
@@ -109,7 +114,10 @@ public final class ChannelDispatcher: Sendable {
                 id: String($0.id), idempotencyKey: $0.idempotencyKey, tenant: $0.tenant, to: $0.to,
                 contentJSON: $0.contentJSON, dueAtMilliseconds: $0.dueAt, attempt: UInt32($0.attemptCount + 1))
         }
+        let handedOver = clock.nowMilliseconds()
+        let started = ContinuousClock.now
         let results = await plugin.send(outbound)
+        let sendDuration = ContinuousClock.now - started
         let now = clock.nowMilliseconds()
         let outcomes = zip(batch, results).map { retry.outcome(for: $1, of: $0, now: now) }
         // The outcome must reach the store; a failing disk is retried rather than forgotten,
@@ -118,6 +126,17 @@ public final class ChannelDispatcher: Sendable {
         while true {
             do {
                 try await store.record(outcomes)
+                metrics.recordBatch(
+                    channel: name, outcomes: outcomes, sendDuration: sendDuration,
+                    lateness: batch.map { handedOver - $0.dueAt })
+                if events.hasSubscribers {
+                    events.publish(
+                        zip(batch, outcomes).map { message, outcome in
+                            LeaddEvent(
+                                type: LeaddEvent.type(for: outcome.word), at: outcome.at, channel: name,
+                                tenant: message.tenant, messageID: message.id, detail: outcome.detail)
+                        })
+                }
                 return
             } catch {
                 logger.error("cannot record \(outcomes.count) outcomes, will try again: \(error)")

@@ -86,7 +86,9 @@ struct JournalLogHandler: LogHandler {
             return buffer
         }
         defer { for b in buffers { b.deallocate() } }
-        var vectors = buffers.indices.map { i in iovec(iov_base: UnsafeMutableRawPointer(buffers[i].baseAddress), iov_len: buffers[i].count) }
+        var vectors = buffers.indices.map { i in
+            iovec(iov_base: UnsafeMutableRawPointer(buffers[i].baseAddress), iov_len: buffers[i].count)
+        }
         _ = sd_journal_sendv(&vectors, Int32(vectors.count))
         buffers.removeAll(keepingCapacity: true)
     }

@@ -10,7 +10,6 @@ public final class StatusReporter: Sendable {
     private let logger: Logger
     /// (monotonic ms, sent total) samples of the last minute, for the sent/min figure.
     private let samples = Mutex<[(Int64, Int64)]>([])
-    static let interval: Duration = .seconds(5)
     static let dueCap = 1_000_000
 
     public init(runtime: DaemonRuntime, notifier: SystemdNotifier, logger: Logger) {
@@ -43,7 +42,7 @@ public final class StatusReporter: Sendable {
     public func runStatusUpdates() async {
         while !Task.isCancelled {
             notifier.status(await line())
-            try? await Task.sleep(for: Self.interval)
+            try? await Task.sleep(for: max(runtime.config.current.daemon.statusInterval, .milliseconds(100)))
         }
     }
 

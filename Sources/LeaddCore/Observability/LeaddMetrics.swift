@@ -1,0 +1,98 @@
+// leadd's metrics, kept with swift-metrics on a Prometheus registry of their own (no global
+// bootstrap, so every daemon and test has its own). Rendered as Prometheus text by the
+// `metrics` method and the optional loopback HTTP endpoint.
+import CoreMetrics
+import Foundation
+import Prometheus
+import Synchronization
+
+public final class LeaddMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    private let factory: PrometheusMetricsFactory
+    private let counters = Mutex<[String: CoreMetrics.Counter]>([:])
+    private let gauges = Mutex<[String: CoreMetrics.Gauge]>([:])
+    private let timers = Mutex<[String: CoreMetrics.Timer]>([:])
+
+    static let sendDuration = "leadd_send_duration_seconds"
+    static let lateness = "leadd_send_lateness_seconds"
+
+    public init() {
+        registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        let buckets: [Duration] = [
+            .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+            .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1),
+            .seconds(2.5), .seconds(5), .seconds(10), .seconds(30), .seconds(60),
+        ]
+        factory.durationHistogramBuckets = [Self.sendDuration: buckets, Self.lateness: buckets]
+        self.factory = factory
+    }
+
+    private func counter(_ name: String, _ dimensions: [(String, String)]) -> CoreMetrics.Counter {
+        let key = name + dimensions.map { "|\($0.0)=\($0.1)" }.joined()
+        return counters.withLock { cache in
+            if let c = cache[key] { return c }
+            let c = CoreMetrics.Counter(label: name, dimensions: dimensions, factory: factory)
+            cache[key] = c
+            return c
+        }
+    }
+
+    private func gauge(_ name: String, _ dimensions: [(String, String)]) -> CoreMetrics.Gauge {
+        let key = name + dimensions.map { "|\($0.0)=\($0.1)" }.joined()
+        return gauges.withLock { cache in
+            if let g = cache[key] { return g }
+            let g = CoreMetrics.Gauge(label: name, dimensions: dimensions, factory: factory)
+            cache[key] = g
+            return g
+        }
+    }
+
+    private func timer(_ name: String, _ channel: String) -> CoreMetrics.Timer {
+        timers.withLock { cache in
+            let key = name + "|" + channel
+            if let t = cache[key] { return t }
+            let t = CoreMetrics.Timer(label: name, dimensions: [("channel", channel)], factory: factory)
+            cache[key] = t
+            return t
+        }
+    }
+
+    /// Outcomes of one batch: counts per outcome, the plugin call's duration, each message's lateness.
+    func recordBatch(channel: String, outcomes: [DeliveryOutcome], sendDuration: Duration, lateness: [Int64]) {
+        var byWord: [String: Int] = [:]
+        for o in outcomes { byWord[o.word, default: 0] += 1 }
+        for (word, n) in byWord { counter("leadd_messages_total", [("channel", channel), ("outcome", word)]).increment(by: n) }
+        timer(Self.sendDuration, channel).recordNanoseconds(
+            sendDuration.components.seconds * 1_000_000_000 + sendDuration.components.attoseconds / 1_000_000_000)
+        let late = timer(Self.lateness, channel)
+        for ms in lateness { late.recordMilliseconds(max(ms, 0)) }
+    }
+
+    func recordEnqueued(channel: String, accepted: Int, duplicates: Int) {
+        if accepted > 0 { counter("leadd_enqueued_total", [("channel", channel)]).increment(by: accepted) }
+        if duplicates > 0 { counter("leadd_duplicates_total", [("channel", channel)]).increment(by: duplicates) }
+    }
+
+    func recordDroppedEvents(_ n: Int) {
+        counter("leadd_events_dropped_total", []).increment(by: n)
+    }
+
+    func recordReload(ok: Bool) {
+        counter("leadd_config_reloads_total", [("result", ok ? "ok" : "refused")]).increment()
+    }
+
+    /// Prometheus text, with the queue gauges and channel states read fresh.
+    public func render(stats: QueueStats, channels: [ChannelRuntime]) -> String {
+        for channel in Set(stats.byChannel.keys).union(channels.map(\.name)) {
+            for state in MessageState.allCases {
+                gauge("leadd_queue_messages", [("channel", channel), ("state", state.description)]).record(
+                    stats.byChannel[channel]?[state] ?? 0)
+            }
+        }
+        for channel in channels {
+            gauge("leadd_channel_up", [("channel", channel.name)]).record(channel.dispatcher == nil ? 0 : 1)
+        }
+        return registry.emitToString()
+    }
+}
