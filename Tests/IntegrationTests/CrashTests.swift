@@ -3,81 +3,85 @@ import LeaddClient
 import LeaddProtocol
 import Testing
 
-/// kill -9 at the worst moments: every acknowledged message must be there after a restart.
-@Suite struct CrashTests {
-    @Test func acknowledgedMessagesSurviveKill9() throws {
-        let daemon = try DaemonProcess()
-        try daemon.start()
-        let client = try daemon.client()
-        var acknowledged: [String] = []
-        // Pipelined single sends and JSON-RPC batches, all due later so none is dispatched.
-        for round in 0..<5 {
-            for n in 0..<100 {
-                try client.writeLine(
+extension Integration {
+    /// kill -9 at the worst moments: every acknowledged message must be there after a restart.
+    @Suite struct CrashTests {
+        @Test func acknowledgedMessagesSurviveKill9() throws {
+            let daemon = try DaemonProcess()
+            try daemon.start()
+            let client = try daemon.client()
+            var acknowledged: [String] = []
+            // Pipelined single sends and JSON-RPC batches, all due later so none is dispatched.
+            for round in 0..<5 {
+                for n in 0..<100 {
+                    try client.writeLine(
+                        ControlClient.request(
+                            "message.send", sendParams(key: "s\(round)-\(n)", sendAt: "2031-01-01T00:00:00Z"),
+                            id: Int64(n)
+                        ).serialized)
+                }
+                for _ in 0..<100 {
+                    acknowledged.append(
+                        try #require(try ControlClient.result(of: client.readResponse())["id"]?.stringValue))
+                }
+                let batch = (0..<100).map {
                     ControlClient.request(
-                        "message.send", sendParams(key: "s\(round)-\(n)", sendAt: "2031-01-01T00:00:00Z"), id: Int64(n)
-                    ).serialized)
+                        "message.send", sendParams(key: "b\(round)-\($0)", sendAt: "2031-01-01T00:00:00Z"),
+                        id: Int64($0))
+                }
+                try client.writeLine(JSONValue.array(batch).serialized)
+                for response in try #require(try client.readResponse().arrayValue) {
+                    acknowledged.append(try #require(try ControlClient.result(of: response)["id"]?.stringValue))
+                }
             }
-            for _ in 0..<100 {
-                acknowledged.append(
-                    try #require(try ControlClient.result(of: client.readResponse())["id"]?.stringValue))
+            daemon.kill9()
+
+            try daemon.start()
+            #expect(try daemon.call("queue.stats")["total"]?["scheduled"] == .integer(Int64(acknowledged.count)))
+            let after = try daemon.client()
+            for id in acknowledged {
+                #expect(try after.call("message.get", JSONObject(["id": .string(id)]))["state"] == "scheduled")
             }
-            let batch = (0..<100).map {
-                ControlClient.request(
-                    "message.send", sendParams(key: "b\(round)-\($0)", sendAt: "2031-01-01T00:00:00Z"), id: Int64($0))
+        }
+
+        @Test func messagesInFlightAtAKillAreSentAfterTheRestart() throws {
+            let daemon = try DaemonProcess(
+                channels: """
+                      sms:
+                        plugin: TestChannel
+                        batch_size: 50
+                        concurrency: 2
+                        settings:
+                          file: "@SENT@"
+                          delay_ms: 300
+                    """)
+            try daemon.start()
+            let client = try daemon.client()
+            let total = 400
+            let batch = (0..<total).map {
+                ControlClient.request("message.send", sendParams(key: "k\($0)"), id: Int64($0))
             }
             try client.writeLine(JSONValue.array(batch).serialized)
-            for response in try #require(try client.readResponse().arrayValue) {
-                acknowledged.append(try #require(try ControlClient.result(of: response)["id"]?.stringValue))
-            }
+            let acknowledged = try #require(try client.readResponse().arrayValue).count
+            #expect(acknowledged == total)
+
+            // Kill while batches are with the plugin (it answers after 300 ms).
+            #expect(
+                daemon.eventually(timeout: 10) {
+                    (try? daemon.call("queue.stats")["total"]?["inflight"]) != .integer(0)
+                })
+            daemon.kill9()
+
+            try daemon.start()
+            #expect(daemon.log.contains("were in flight when leadd last stopped"))
+            #expect(
+                try daemon.eventually(timeout: 60) {
+                    try daemon.call("queue.stats")["total"]?["sent"] == .integer(Int64(total))
+                })
+            // Every message reached the plugin at least once; copies only of those in flight at the kill.
+            let keys = daemon.sentLines.compactMap { try? JSONValue.parse($0)["key"]?.stringValue }
+            #expect(Set(keys) == Set((0..<total).map { "k\($0)" }))
+            #expect(keys.count - total <= 100)
         }
-        daemon.kill9()
-
-        try daemon.start()
-        #expect(try daemon.call("queue.stats")["total"]?["scheduled"] == .integer(Int64(acknowledged.count)))
-        let after = try daemon.client()
-        for id in acknowledged {
-            #expect(try after.call("message.get", JSONObject(["id": .string(id)]))["state"] == "scheduled")
-        }
-    }
-
-    @Test func messagesInFlightAtAKillAreSentAfterTheRestart() throws {
-        let daemon = try DaemonProcess(
-            channels: """
-                  sms:
-                    plugin: TestChannel
-                    batch_size: 50
-                    concurrency: 2
-                    settings:
-                      file: SENT
-                      delay_ms: 300
-                """.replacingOccurrences(of: "SENT", with: NSTemporaryDirectory() + "unused"))
-        // Point the plugin at the daemon's own directory.
-        try daemon.writeConfig(
-            try String(contentsOfFile: daemon.configPath, encoding: .utf8).replacingOccurrences(
-                of: NSTemporaryDirectory() + "unused", with: daemon.sentPath))
-        try daemon.start()
-        let client = try daemon.client()
-        let total = 400
-        let batch = (0..<total).map { ControlClient.request("message.send", sendParams(key: "k\($0)"), id: Int64($0)) }
-        try client.writeLine(JSONValue.array(batch).serialized)
-        let acknowledged = try #require(try client.readResponse().arrayValue).count
-        #expect(acknowledged == total)
-
-        // Kill while batches are with the plugin (it answers after 300 ms).
-        #expect(
-            daemon.eventually(timeout: 10) { (try? daemon.call("queue.stats")["total"]?["inflight"]) != .integer(0) })
-        daemon.kill9()
-
-        try daemon.start()
-        #expect(daemon.log.contains("were in flight when leadd last stopped"))
-        #expect(
-            try daemon.eventually(timeout: 60) {
-                try daemon.call("queue.stats")["total"]?["sent"] == .integer(Int64(total))
-            })
-        // Every message reached the plugin at least once; copies only of those in flight at the kill.
-        let keys = daemon.sentLines.compactMap { try? JSONValue.parse($0)["key"]?.stringValue }
-        #expect(Set(keys) == Set((0..<total).map { "k\($0)" }))
-        #expect(keys.count - total <= 100)
     }
 }

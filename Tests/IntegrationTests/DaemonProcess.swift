@@ -1,6 +1,7 @@
 import Foundation
 import LeaddClient
 import LeaddProtocol
+import Testing
 
 /// Where SwiftPM put leadd, leaddctl and the plugins: beside the test runner.
 let productsDirectory = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
@@ -13,10 +14,11 @@ final class DaemonProcess {
     var socketPath: String { directory + "/control.sock" }
     var logPath: String { directory + "/leadd.log" }
     var sentPath: String { directory + "/sent.jsonl" }
-    private(set) var process: Process?
+    private(set) var process: ChildProcess?
     var environment: [String: String] = [:]
 
-    /// `channels` is the YAML under `channels:`; the default is one `sms` channel on the test plugin.
+    /// `channels` is the YAML under `channels:` (`@SENT@` stands for `sentPath`); the default is one
+    /// `sms` channel on the test plugin.
     init(channels: String? = nil, extraDaemon: String = "", name: String = #function) throws {
         let safe = name.filter { $0.isLetter || $0.isNumber }
         directory = NSTemporaryDirectory() + "leadd-it-\(safe)-\(UUID().uuidString.prefix(8))"
@@ -36,7 +38,7 @@ final class DaemonProcess {
               plugin_dir: \(productsDirectory)
             \(extraDaemon)
             channels:
-            \(channelYAML)
+            \(channelYAML.replacingOccurrences(of: "@SENT@", with: directory + "/sent.jsonl"))
             """)
     }
 
@@ -46,25 +48,14 @@ final class DaemonProcess {
 
     /// Starts leadd and waits until its socket answers.
     func start() throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: productsDirectory + "/leadd")
-        process.arguments = ["--config", configPath]
-        var env = ProcessInfo.processInfo.environment
-        for (key, value) in environment { env[key] = value }
-        process.environment = env
-        if !FileManager.default.fileExists(atPath: logPath) {
-            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        }
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        log.seekToEndOfFile()
-        process.standardError = log
-        process.standardOutput = log
-        try process.run()
+        let process = try ChildProcess(
+            productsDirectory + "/leadd", ["--config", configPath], environment: environment, output: logPath,
+            errors: logPath)
         self.process = process
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline {
             if let client = try? ControlClient(socketPath: socketPath), (try? client.call("status")) != nil { return }
-            guard process.isRunning else { throw DaemonError.exited(process.terminationStatus, log: self.log) }
+            guard process.isRunning else { throw DaemonError.exited(process.wait(), log: self.log) }
             usleep(20_000)
         }
         throw DaemonError.notReady(log: self.log)
@@ -76,9 +67,7 @@ final class DaemonProcess {
         try client().call(method, params)
     }
 
-    func signal(_ number: Int32) {
-        if let pid = process?.processIdentifier { kill(pid, number) }
-    }
+    func signal(_ number: Int32) { process?.signal(number) }
 
     /// Waits for the process to end and returns its exit status.
     @discardableResult
@@ -86,7 +75,7 @@ final class DaemonProcess {
         guard let process else { return nil }
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < deadline { usleep(10_000) }
-        return process.isRunning ? nil : process.terminationStatus
+        return process.isRunning ? nil : process.wait()
     }
 
     func kill9() {
@@ -112,8 +101,8 @@ final class DaemonProcess {
 
     deinit {
         if let process, process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            process.signal(SIGKILL)
+            process.wait()
         }
         try? FileManager.default.removeItem(atPath: directory)
     }
@@ -135,23 +124,19 @@ enum DaemonError: Error, CustomStringConvertible {
 func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (
     status: Int32, out: String, err: String
 ) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    var env = ProcessInfo.processInfo.environment
-    for (key, value) in environment { env[key] = value }
-    process.environment = env
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    let errData = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (
-        process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self)
-    )
+    // Files, not pipes: a pipe's write end inherited by a daemon started meanwhile would keep
+    // the reader waiting for an end of file that never comes.
+    let base = NSTemporaryDirectory() + "leadd-run-\(UUID().uuidString.prefix(8))"
+    defer {
+        try? FileManager.default.removeItem(atPath: base + ".out")
+        try? FileManager.default.removeItem(atPath: base + ".err")
+    }
+    let child = try ChildProcess(
+        executable, arguments, environment: environment, output: base + ".out", errors: base + ".err")
+    let status = child.wait()
+    let out = (try? String(contentsOfFile: base + ".out", encoding: .utf8)) ?? ""
+    let err = (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? ""
+    return (status, out, err)
 }
 
 func sendParams(
@@ -165,3 +150,7 @@ func sendParams(
     params["send_at"] = sendAt.map { .string($0) }
     return params
 }
+
+/// Every process-level test, one at a time: they start daemons and block on sockets and child
+/// processes, which in parallel would crowd the two-thread machine and each other's timeouts.
+@Suite(.serialized) enum Integration {}

@@ -62,7 +62,9 @@ public final class LeaddMetrics: Sendable {
     func recordBatch(channel: String, outcomes: [DeliveryOutcome], sendDuration: Duration, lateness: [Int64]) {
         var byWord: [String: Int] = [:]
         for o in outcomes { byWord[o.word, default: 0] += 1 }
-        for (word, n) in byWord { counter("leadd_messages_total", [("channel", channel), ("outcome", word)]).increment(by: n) }
+        for (word, n) in byWord {
+            counter("leadd_messages_total", [("channel", channel), ("outcome", word)]).increment(by: n)
+        }
         timer(Self.sendDuration, channel).recordNanoseconds(
             sendDuration.components.seconds * 1_000_000_000 + sendDuration.components.attoseconds / 1_000_000_000)
         let late = timer(Self.lateness, channel)

@@ -64,7 +64,8 @@ public final class MetricsHTTPServer: Sendable {
                     headers.add(name: "Content-Type", value: "text/plain; version=0.0.4; charset=utf-8")
                     headers.add(name: "Content-Length", value: String(body.utf8.count))
                     headers.add(name: "Connection", value: "close")
-                    try await outbound.write(.head(HTTPResponseHead(version: head.version, status: status, headers: headers)))
+                    try await outbound.write(
+                        .head(HTTPResponseHead(version: head.version, status: status, headers: headers)))
                     try await outbound.write(.body(.byteBuffer(ByteBuffer(string: body))))
                     try await outbound.write(.end(nil))
                     return

@@ -1,0 +1,198 @@
+import Foundation
+import LeaddClient
+import LeaddProtocol
+import Testing
+
+/// A stand-in for systemd's notification socket: a Unix datagram socket that collects what leadd sends.
+final class FakeNotifySocket {
+    let path: String
+    private let fd: Int32
+
+    init(directory: String) throws {
+        path = directory + "/notify.sock"
+        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            let bytes = Array(path.utf8)
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        let status = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard status == 0 else { throw DaemonError.notReady(log: "cannot bind \(path)") }
+        var timeout = timeval(tv_sec: 0, tv_usec: 100_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    deinit { close(fd) }
+
+    /// Datagrams received until `condition` holds for them or the timeout passes.
+    func collect(into messages: inout [String], timeout: TimeInterval, until condition: ([String]) -> Bool) {
+        let deadline = Date().addingTimeInterval(timeout)
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while Date() < deadline && !condition(messages) {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n > 0 { messages.append(String(decoding: buffer[..<n], as: UTF8.self)) }
+        }
+    }
+}
+
+extension Integration {
+    @Suite struct SystemdTests {
+        @Test func notificationsArriveInOrder() throws {
+            let daemon = try DaemonProcess(extraDaemon: "  status_interval: 200ms")
+            let notify = try FakeNotifySocket(directory: daemon.directory)
+            daemon.environment["NOTIFY_SOCKET"] = notify.path
+            daemon.environment["WATCHDOG_USEC"] = "1000000"
+            try daemon.start()
+            var messages: [String] = []
+            notify.collect(into: &messages, timeout: 10) { m in
+                m.contains { $0.contains("WATCHDOG=1") } && m.filter { $0.hasPrefix("STATUS=") }.count >= 2
+            }
+            daemon.signal(SIGHUP)
+            notify.collect(into: &messages, timeout: 10) { m in m.contains { $0.hasPrefix("RELOADING=1") } }
+            notify.collect(into: &messages, timeout: 10) { m in m.filter { $0.hasPrefix("READY=1") }.count >= 2 }
+            daemon.signal(SIGTERM)
+            notify.collect(into: &messages, timeout: 10) { m in m.contains { $0.hasPrefix("STOPPING=1") } }
+            #expect(daemon.waitForExit() == 0)
+
+            func first(_ prefix: String, after: Int = -1) -> Int? {
+                messages.indices.first { $0 > after && messages[$0].hasPrefix(prefix) }
+            }
+            let ready = try #require(first("READY=1"), "\(messages)")
+            #expect(messages[ready].contains("STATUS=queued 0 (due 0), in flight 0, sent/min 0"))
+            let status = try #require(first("STATUS=", after: ready))
+            let watchdog = try #require(first("WATCHDOG=1", after: ready))
+            let reloading = try #require(first("RELOADING=1", after: ready))
+            #expect(messages[reloading].contains("MONOTONIC_USEC="))
+            let readyAgain = try #require(first("READY=1", after: reloading))
+            let stopping = try #require(first("STOPPING=1", after: readyAgain))
+            #expect(status > ready && watchdog > ready && stopping > readyAgain)
+        }
+
+        @Test func socketActivationServesOnThePassedSocket() throws {
+            let daemon = try DaemonProcess()
+            let passed = daemon.directory + "/passed.sock"
+            let process = try ChildProcess(
+                "/usr/bin/systemd-socket-activate", ["-l", passed, productsDirectory + "/leadd", "--config", daemon.configPath],
+                output: daemon.logPath, errors: daemon.logPath)
+            defer {
+                process.signal(SIGTERM)
+                process.wait()
+            }
+            #expect(daemon.eventually(timeout: 10) { FileManager.default.fileExists(atPath: passed) })
+            let status = try run(productsDirectory + "/leaddctl", ["status", "--socket", passed])
+            #expect(status.status == 0, "\(status.err)")
+            #expect(status.out.contains("channel sms: running"))
+            // The configured path was not bound: the passed socket replaced it.
+            #expect(!FileManager.default.fileExists(atPath: daemon.socketPath))
+        }
+
+        @Test func sigtermDuringDispatchLosesNothing() throws {
+            let daemon = try DaemonProcess(
+                channels: """
+                      sms:
+                        plugin: TestChannel
+                        batch_size: 20
+                        concurrency: 2
+                        settings:
+                          file: "@SENT@"
+                          delay_ms: 200
+                    """)
+            try daemon.start()
+            let total = 300
+            let client = try daemon.client()
+            let batch = (0..<total).map { ControlClient.request("message.send", sendParams(key: "t\($0)"), id: Int64($0)) }
+            try client.writeLine(JSONValue.array(batch).serialized)
+            #expect(try #require(try client.readResponse().arrayValue).count == total)
+            #expect(daemon.eventually(timeout: 10) { (try? daemon.call("queue.stats")["total"]?["inflight"]) != .integer(0) })
+
+            daemon.signal(SIGTERM)
+            #expect(daemon.waitForExit() == 0)
+            // The sends in flight were allowed to finish and were recorded; nothing is left in flight.
+            try daemon.start()
+            #expect(!daemon.log.contains("were in flight"))
+            #expect(try daemon.eventually { try daemon.call("queue.stats")["total"]?["sent"] == .integer(Int64(total)) })
+            let keys = daemon.sentLines.compactMap { try? JSONValue.parse($0)["key"]?.stringValue }
+            #expect(keys.count == total)
+            #expect(Set(keys).count == total)
+        }
+
+        @Test func theUnitsVerifyCleanOnceInstalled() throws {
+            let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().path
+            let prefix = NSTemporaryDirectory() + "leadd-install-\(UUID().uuidString.prefix(8))"
+            defer { try? FileManager.default.removeItem(atPath: prefix) }
+            let make = try run(
+                "/usr/bin/make",
+                ["-C", root, "install-files", "BUILD=\(productsDirectory)", "PREFIX=\(prefix)/usr", "SYSCONFDIR=\(prefix)/etc"])
+            #expect(make.status == 0, "\(make.err)")
+            for file in ["usr/bin/leadd", "usr/bin/leaddctl", "usr/lib/leadd/plugins/libTestChannel.so", "etc/leadd/leadd.yaml",
+                "usr/share/man/man8/leadd.8", "usr/lib/sysusers.d/leadd.conf",
+            ] {
+                #expect(FileManager.default.fileExists(atPath: "\(prefix)/\(file)"), "\(file)")
+            }
+            let units = "\(prefix)/usr/lib/systemd/system"
+            let service = try String(contentsOfFile: units + "/leadd.service", encoding: .utf8)
+            #expect(service.contains("ExecStart=\(prefix)/usr/bin/leadd --config \(prefix)/etc/leadd/leadd.yaml"))
+            let verify = try run(
+                "/usr/bin/systemd-analyze", ["verify", units + "/leadd.service", units + "/leadd.socket"],
+                environment: ["MANPATH": "\(prefix)/usr/share/man"])
+            #expect(verify.status == 0, "\(verify.out)\(verify.err)")
+            #expect(verify.err.isEmpty, "\(verify.err)")
+        }
+    }
+}
+
+extension Integration {
+    @Suite struct ObservabilityTests {
+        @Test func tailStreamsEventsAndMetricsCountThem() throws {
+            let port = 20_000 + Int(getpid() % 20_000)
+            let daemon = try DaemonProcess(extraDaemon: "  metrics_listen: 127.0.0.1:\(port)")
+            try daemon.start()
+            let subscriber = try daemon.client()
+            try subscriber.writeLine(
+                ControlClient.request("events.subscribe", JSONObject(["types": .array(["sent"])]), id: 1).serialized)
+            #expect(try subscriber.readResponse()["result"]?["subscribed"] == .bool(true))
+            let id = try #require(try daemon.call("message.send", sendParams())["id"]?.stringValue)
+            let event = try subscriber.readResponse()
+            #expect(event["method"] == "event")
+            #expect(event["params"]?["type"] == "sent")
+            #expect(event["params"]?["message_id"] == .string(id))
+            #expect(event["params"]?["channel"] == "sms")
+
+            let text = try #require(try daemon.call("metrics").stringValue)
+            #expect(text.contains(#"leadd_messages_total{channel="sms",outcome="delivered"} 1"#))
+            #expect(text.contains(#"leadd_enqueued_total{channel="sms"} 1"#))
+            #expect(text.contains(#"leadd_queue_messages{channel="sms",state="sent"} 1"#))
+            #expect(text.contains("leadd_send_lateness_seconds_bucket"))
+
+            let curl = try run("/usr/bin/env", ["python3", "-c", "import urllib.request;print(urllib.request.urlopen('http://127.0.0.1:\(port)/metrics').read().decode())"])
+            #expect(curl.out.contains("leadd_messages_total"), "\(curl.err)")
+        }
+
+        @Test func leaddctlTailPrintsEvents() throws {
+            let daemon = try DaemonProcess()
+            try daemon.start()
+            let output = daemon.directory + "/tail.out"
+            let process = try ChildProcess(
+                productsDirectory + "/leaddctl", ["tail", "--json", "--socket", daemon.socketPath, "--channel", "sms"],
+                output: output, errors: daemon.logPath)
+            defer {
+                process.signal(SIGTERM)
+                process.wait()
+            }
+            usleep(300_000)
+            _ = try daemon.call("message.send", sendParams())
+            var line = ""
+            _ = daemon.eventually(timeout: 10) {
+                line = ((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").split(separator: "\n").first.map(
+                    String.init) ?? ""
+                return !line.isEmpty
+            }
+            #expect(try JSONValue.parse(line)["type"] == "sent")
+        }
+    }
+}
