@@ -8,7 +8,9 @@ final class ChildProcess {
     private(set) var status: Int32?
 
     /// Starts `executable` with `arguments`; output and errors are appended to the given files.
-    init(_ executable: String, _ arguments: [String], environment: [String: String] = [:], output: String, errors: String)
+    init(
+        _ executable: String, _ arguments: [String], environment: [String: String] = [:], output: String, errors: String
+    )
         throws
     {
         var env = ProcessInfo.processInfo.environment

@@ -19,7 +19,9 @@ final class FakeNotifySocket {
             raw[bytes.count] = 0
         }
         let status = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         guard status == 0 else { throw DaemonError.notReady(log: "cannot bind \(path)") }
         var timeout = timeval(tv_sec: 0, tv_usec: 100_000)
@@ -76,7 +78,8 @@ extension Integration {
             let daemon = try DaemonProcess()
             let passed = daemon.directory + "/passed.sock"
             let process = try ChildProcess(
-                "/usr/bin/systemd-socket-activate", ["-l", passed, productsDirectory + "/leadd", "--config", daemon.configPath],
+                "/usr/bin/systemd-socket-activate",
+                ["-l", passed, productsDirectory + "/leadd", "--config", daemon.configPath],
                 output: daemon.logPath, errors: daemon.logPath)
             defer {
                 process.signal(SIGTERM)
@@ -104,17 +107,23 @@ extension Integration {
             try daemon.start()
             let total = 300
             let client = try daemon.client()
-            let batch = (0..<total).map { ControlClient.request("message.send", sendParams(key: "t\($0)"), id: Int64($0)) }
+            let batch = (0..<total).map {
+                ControlClient.request("message.send", sendParams(key: "t\($0)"), id: Int64($0))
+            }
             try client.writeLine(JSONValue.array(batch).serialized)
             #expect(try #require(try client.readResponse().arrayValue).count == total)
-            #expect(daemon.eventually(timeout: 10) { (try? daemon.call("queue.stats")["total"]?["inflight"]) != .integer(0) })
+            #expect(
+                daemon.eventually(timeout: 10) {
+                    (try? daemon.call("queue.stats")["total"]?["inflight"]) != .integer(0)
+                })
 
             daemon.signal(SIGTERM)
             #expect(daemon.waitForExit() == 0)
             // The sends in flight were allowed to finish and were recorded; nothing is left in flight.
             try daemon.start()
             #expect(!daemon.log.contains("were in flight"))
-            #expect(try daemon.eventually { try daemon.call("queue.stats")["total"]?["sent"] == .integer(Int64(total)) })
+            #expect(
+                try daemon.eventually { try daemon.call("queue.stats")["total"]?["sent"] == .integer(Int64(total)) })
             let keys = daemon.sentLines.compactMap { try? JSONValue.parse($0)["key"]?.stringValue }
             #expect(keys.count == total)
             #expect(Set(keys).count == total)
@@ -127,9 +136,13 @@ extension Integration {
             defer { try? FileManager.default.removeItem(atPath: prefix) }
             let make = try run(
                 "/usr/bin/make",
-                ["-C", root, "install-files", "BUILD=\(productsDirectory)", "PREFIX=\(prefix)/usr", "SYSCONFDIR=\(prefix)/etc"])
+                [
+                    "-C", root, "install-files", "BUILD=\(productsDirectory)", "PREFIX=\(prefix)/usr",
+                    "SYSCONFDIR=\(prefix)/etc",
+                ])
             #expect(make.status == 0, "\(make.err)")
-            for file in ["usr/bin/leadd", "usr/bin/leaddctl", "usr/lib/leadd/plugins/libTestChannel.so", "etc/leadd/leadd.yaml",
+            for file in [
+                "usr/bin/leadd", "usr/bin/leaddctl", "usr/lib/leadd/plugins/libTestChannel.so", "etc/leadd/leadd.yaml",
                 "usr/share/man/man8/leadd.8", "usr/lib/sysusers.d/leadd.conf",
             ] {
                 #expect(FileManager.default.fileExists(atPath: "\(prefix)/\(file)"), "\(file)")
@@ -169,7 +182,12 @@ extension Integration {
             #expect(text.contains(#"leadd_queue_messages{channel="sms",state="sent"} 1"#))
             #expect(text.contains("leadd_send_lateness_seconds_bucket"))
 
-            let curl = try run("/usr/bin/env", ["python3", "-c", "import urllib.request;print(urllib.request.urlopen('http://127.0.0.1:\(port)/metrics').read().decode())"])
+            let curl = try run(
+                "/usr/bin/env",
+                [
+                    "python3", "-c",
+                    "import urllib.request;print(urllib.request.urlopen('http://127.0.0.1:\(port)/metrics').read().decode())",
+                ])
             #expect(curl.out.contains("leadd_messages_total"), "\(curl.err)")
         }
 
@@ -188,8 +206,9 @@ extension Integration {
             _ = try daemon.call("message.send", sendParams())
             var line = ""
             _ = daemon.eventually(timeout: 10) {
-                line = ((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").split(separator: "\n").first.map(
-                    String.init) ?? ""
+                line =
+                    ((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").split(separator: "\n").first.map(
+                        String.init) ?? ""
                 return !line.isEmpty
             }
             #expect(try JSONValue.parse(line)["type"] == "sent")

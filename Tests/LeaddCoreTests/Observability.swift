@@ -68,7 +68,9 @@ import Testing
     @Test func metricsListenIsLoopbackOnly() throws {
         let ok = try ConfigDecoder.decode("daemon:\n  metrics_listen: 127.0.0.1:9464\n", file: "t.yaml")
         #expect(ok.daemon.metricsListen == ListenAddress(host: "127.0.0.1", port: 9464))
-        #expect(try ConfigDecoder.decode("daemon:\n  metrics_listen: \"[::1]:9\"\n", file: "t.yaml").daemon.metricsListen?.host == "::1")
+        #expect(
+            try ConfigDecoder.decode("daemon:\n  metrics_listen: \"[::1]:9\"\n", file: "t.yaml").daemon.metricsListen?
+                .host == "::1")
         #expect {
             _ = try ConfigDecoder.decode("daemon:\n  metrics_listen: 0.0.0.0:9464\n", file: "t.yaml")
         } throws: { error in
