@@ -6,6 +6,7 @@
 //   fail_every: N         every Nth message gets a transient failure (retry)
 //   fail_matching: "text" a recipient containing this text fails permanently
 //   unavailable: true     every message reports the channel as unavailable
+//   unavailable_while: "path"  ... as long as that file exists (an outage a test can end)
 //   delay_ms: N           complete each batch N ms later, from another thread
 import Foundation
 import PluginAPI
@@ -22,6 +23,7 @@ final class TestChannel: ChannelPlugin {
         var failEvery = 0
         var failMatching: String?
         var unavailable = false
+        var unavailableWhile: String?
         var delayMilliseconds = 0
     }
 
@@ -40,6 +42,7 @@ final class TestChannel: ChannelPlugin {
             case "fail_every": settings.failEvery = value as? Int ?? 0
             case "fail_matching": settings.failMatching = value as? String
             case "unavailable": settings.unavailable = value as? Bool ?? false
+            case "unavailable_while": settings.unavailableWhile = value as? String
             case "delay_ms": settings.delayMilliseconds = value as? Int ?? 0
             default: throw PluginSetupError("unknown setting '\(key)'")
             }
@@ -61,10 +64,11 @@ final class TestChannel: ChannelPlugin {
         results.reserveCapacity(messages.count)
         var lines = ""
         let recording = settings.file != nil
+        let down = settings.unavailable || settings.unavailableWhile.map { access($0, F_OK) == 0 } ?? false
         for message in messages {
             let n = counter.add(1, ordering: .relaxed).newValue
             let result: PluginResult
-            if settings.unavailable {
+            if down {
                 result = .channelUnavailable("test channel set unavailable")
             } else if let pattern = settings.failMatching, message.to.contains(pattern) {
                 result = .failed("recipient \(message.to) matches fail_matching")
@@ -96,7 +100,10 @@ final class TestChannel: ChannelPlugin {
         }
     }
 
-    func healthProblem() -> String? { settings.unavailable ? "set unavailable" : nil }
+    func healthProblem() -> String? {
+        let down = settings.unavailable || settings.unavailableWhile.map { access($0, F_OK) == 0 } ?? false
+        return down ? "set unavailable" : nil
+    }
 
     func shutdown() {
         output.withLock { handle in

@@ -215,3 +215,66 @@ extension Integration {
         }
     }
 }
+
+extension Integration {
+    @Suite struct BreakerTests {
+        @Test func anOutageOpensTheBreakerLosesNothingAndEverythingGoesOutAfter() throws {
+            let daemon = try DaemonProcess(
+                channels: """
+                      sms:
+                        plugin: TestChannel
+                        batch_size: 10
+                        settings:
+                          file: "@SENT@"
+                          unavailable_while: "@SENT@.down"
+                        retry:
+                          delay: 200ms
+                          max_attempts: 2
+                        breaker:
+                          minimum_calls: 5
+                          failure_rate: 50%
+                          open_for: 1s
+                          probes: 2
+                    """)
+            let down = daemon.sentPath + ".down"
+            _ = FileManager.default.createFile(atPath: down, contents: nil)
+            try daemon.start()
+            let subscriber = try daemon.client()
+            try subscriber.writeLine(
+                ControlClient.request("events.subscribe", JSONObject(["types": .array(["breaker"])]), id: 1).serialized)
+            _ = try subscriber.readResponse()
+
+            let total = 40
+            let batch = (0..<total).map {
+                ControlClient.request("message.send", sendParams(key: "o\($0)"), id: Int64($0))
+            }
+            try daemon.client().writeLine(JSONValue.array(batch).serialized)
+            let opened = try subscriber.readResponse()
+            #expect(opened["params"]?["detail"] == "open")
+            let breakers = try #require(try daemon.call("breaker.list").arrayValue)
+            #expect(breakers.first?["state"] == "open")
+            #expect(
+                try #require(try daemon.call("metrics").stringValue).contains(#"leadd_breaker_state{channel="sms"} 2"#))
+            let status = try run(productsDirectory + "/leaddctl", ["breakers", "--socket", daemon.socketPath])
+            #expect(status.out.contains("open"))
+
+            // Several open/half-open rounds: nothing may die, even with max_attempts 2.
+            usleep(2_500_000)
+            #expect(try daemon.call("queue.stats")["total"]?["dead"] == .integer(0))
+
+            try FileManager.default.removeItem(atPath: down)
+            #expect(
+                try daemon.eventually(timeout: 30) {
+                    try daemon.call("queue.stats")["total"]?["sent"] == .integer(Int64(total))
+                })
+            #expect(try daemon.call("breaker.list").arrayValue?.first?["state"] == "closed")
+            #expect(try daemon.call("queue.stats")["total"]?["dead"] == .integer(0))
+            // The breaker's refusals did not count as attempts.
+            let keys = daemon.sentLines.compactMap { try? JSONValue.parse($0) }
+            #expect(keys.count == total)
+            #expect(keys.allSatisfy { $0["attempt"] == .integer(1) })
+            let reset = try daemon.call("breaker.reset", JSONObject(["channel": "sms"]))
+            #expect(reset["changed"] == .bool(false))
+        }
+    }
+}

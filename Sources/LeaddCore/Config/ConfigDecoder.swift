@@ -68,7 +68,9 @@ public enum ConfigDecoder {
         guard name.range(of: "^[a-z][a-z0-9_-]{0,31}$", options: .regularExpression) != nil else {
             throw field.error("channel name '\(name)' must be 1-32 lowercase letters, digits, '-' or '_'")
         }
-        let keys = try field.mapping(allowed: ["plugin", "settings", "batch_size", "concurrency", "rate", "retry"])
+        let keys = try field.mapping(allowed: [
+            "plugin", "settings", "batch_size", "concurrency", "rate", "retry", "breaker",
+        ])
         guard let plugin = keys["plugin"] else { throw field.error("missing required key 'plugin'") }
         var channel = ChannelConfig(name: name, plugin: try plugin.string())
         if let f = keys["settings"] {
@@ -82,6 +84,14 @@ public enum ConfigDecoder {
             let retry = try f.mapping(allowed: ["delay", "max_attempts"])
             if let d = retry["delay"] { channel.retry.delay = try d.duration() }
             if let m = retry["max_attempts"] { channel.retry.maxAttempts = try m.int(in: 1...1000) }
+        }
+        if let f = keys["breaker"] {
+            let b = try f.mapping(allowed: ["failure_rate", "minimum_calls", "window", "open_for", "probes"])
+            if let v = b["failure_rate"] { channel.breaker.failureRate = try v.fraction() }
+            if let v = b["minimum_calls"] { channel.breaker.minimumCalls = try v.int(in: 1...1_000_000) }
+            if let v = b["window"] { channel.breaker.window = try v.duration() }
+            if let v = b["open_for"] { channel.breaker.openFor = try v.duration() }
+            if let v = b["probes"] { channel.breaker.probes = try v.int(in: 1...10_000) }
         }
         return channel
     }
@@ -204,6 +214,16 @@ struct YAMLField {
         }
         guard range.contains(value) else {
             throw error("\(value) is out of range (\(range.lowerBound)...\(range.upperBound))")
+        }
+        return value
+    }
+
+    /// `0.5` or `50%`, between 0 (exclusive) and 1.
+    func fraction() throws(ConfigError) -> Double {
+        let s = try string()
+        let value = s.hasSuffix("%") ? Double(s.dropLast()).map { $0 / 100 } : Double(s)
+        guard let value, value > 0, value <= 1 else {
+            throw error("'\(s)' is not a fraction (expected like 0.5 or 50%)")
         }
         return value
     }

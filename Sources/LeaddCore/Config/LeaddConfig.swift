@@ -63,6 +63,7 @@ public struct ChannelConfig: Sendable, Equatable {
     public var concurrency = 4
     public var rate: Rate?
     public var retry = RetryConfig()
+    public var breaker = BreakerConfig()
 
     public init(name: String, plugin: String) {
         self.name = name

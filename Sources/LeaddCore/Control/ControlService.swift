@@ -100,6 +100,8 @@ public final class ControlService: Sendable {
         case "queue.stats": return try await queueStats(request.params)
         case "channel.list": return try channelList(request.params)
         case "config.reload": return try reload(request.params)
+        case "breaker.list": return try breakerList(request.params)
+        case "breaker.reset": return try breakerReset(request.params)
         default: throw .methodNotFound(request.method)
         }
     }
@@ -264,7 +266,8 @@ public final class ControlService: Sendable {
                     "state": .string(channel.stateWord),
                 ])
                 switch channel.state {
-                case .running(let instance, _):
+                case .running(let instance, let dispatcher):
+                    object["breaker"] = Self.breaker(dispatcher)
                     object["version"] = .string(instance.table.version)
                     object["kind"] = .string(instance.table.channelKind)
                     object["abi"] = .string("\(instance.table.abiMajor).\(instance.table.abiMinor)")
@@ -307,6 +310,39 @@ public final class ControlService: Sendable {
         }
         try connection.subscribe(filter)
         return .object(JSONObject(["subscribed": .bool(true)]))
+    }
+
+    static func breaker(_ dispatcher: ChannelDispatcher) -> JSONValue {
+        let b = dispatcher.breakerSnapshot()
+        var object = JSONObject([
+            "state": .string(b.state.description), "since": .string(Timestamp.format(b.since)),
+            "calls": .integer(Int64(b.calls)), "failures": .integer(Int64(b.failures)),
+        ])
+        if case .open(let until) = b.state { object["open_until"] = .string(Timestamp.format(until)) }
+        return .object(object)
+    }
+
+    private func breakerList(_ params: JSONObject) throws(RPCError) -> JSONValue {
+        _ = try Params(params, allowed: [])
+        return .array(
+            runtime.channels.compactMap { channel in
+                guard let dispatcher = channel.dispatcher, case .object(var b) = Self.breaker(dispatcher) else {
+                    return nil
+                }
+                b["channel"] = .string(channel.name)
+                return .object(b)
+            })
+    }
+
+    private func breakerReset(_ params: JSONObject) throws(RPCError) -> JSONValue {
+        let p = try Params(params, allowed: ["channel"])
+        let name = try p.requiredString("channel", maxLength: 64)
+        guard let channel = runtime.channel(named: name) else { throw .notFound("channel \(name)", field: "channel") }
+        guard let dispatcher = channel.dispatcher else {
+            throw .invalidParams(field: "channel", "channel '\(name)' is not running, so it has no breaker")
+        }
+        // Idempotent: resetting a closed breaker changes nothing and says so.
+        return .object(JSONObject(["channel": .string(name), "changed": .bool(dispatcher.resetBreaker())]))
     }
 
     private func reload(_ params: JSONObject) throws(RPCError) -> JSONValue {

@@ -21,6 +21,7 @@ public final class ChannelDispatcher: Sendable {
     private let events: EventBus
     public let waker = Waker()
     private let inFlight = Atomic<Int>(0)
+    private let breaker: Mutex<CircuitBreaker>
     private let lastBeat = Atomic<Int64>(ChannelDispatcher.monotonicMilliseconds())
 
     /// The longest a loop sleeps without looking at the queue.
@@ -32,6 +33,9 @@ public final class ChannelDispatcher: Sendable {
         events: EventBus = EventBus()
     ) {
         self.name = name
+        self.breaker = Mutex(
+            CircuitBreaker(
+                config: config.current.channel(named: name)?.breaker ?? BreakerConfig(), now: clock.nowMilliseconds()))
         self.metrics = metrics
         self.events = events
         self.plugin = plugin
@@ -55,9 +59,23 @@ public final class ChannelDispatcher: Sendable {
                     await waker.wait(upTo: Self.maximumIdle)
                     continue
                 }
+                // An open breaker keeps the messages queued, untouched, until it lets probes through.
+                let now = clock.nowMilliseconds()
+                let permission = breaker.withLock { breaker -> CircuitBreaker.Permission in
+                    breaker.config = settings?.breaker ?? BreakerConfig()
+                    return breaker.permission(now: now)
+                }
+                var limit = batchSize
+                switch permission {
+                case .wait(let until):
+                    await waker.wait(upTo: min(.milliseconds(max(until - now, 1)), Self.maximumIdle))
+                    continue
+                case .send(let probes):
+                    if let probes { limit = min(limit, probes) }
+                }
                 let batch: [ClaimedMessage]
                 do {
-                    batch = try await store.claimDue(channel: name, now: clock.nowMilliseconds(), limit: batchSize)
+                    batch = try await store.claimDue(channel: name, now: now, limit: limit)
                 } catch {
                     logger.error("cannot claim due messages: \(error)")
                     await waker.wait(upTo: Self.maximumIdle)
@@ -71,6 +89,7 @@ public final class ChannelDispatcher: Sendable {
                     }
                     continue
                 }
+                breaker.withLock { $0.sent(batch.count) }
                 inFlight.add(1, ordering: .acquiringAndReleasing)
                 let retry = RetryPolicy(settings?.retry ?? RetryConfig())
                 group.addTask {
@@ -87,6 +106,32 @@ public final class ChannelDispatcher: Sendable {
     /// loop that stops beating is stuck (in the store, or in a plugin that never answers).
     public func isAlive(within interval: Duration) -> Bool {
         Self.monotonicMilliseconds() - lastBeat.load(ordering: .relaxed) <= interval.milliseconds
+    }
+
+    /// The breaker's state and counts now, for breaker.list and channel.list.
+    public func breakerSnapshot() -> (state: CircuitBreaker.State, since: Int64, calls: Int, failures: Int) {
+        breaker.withLock { ($0.state, $0.since, $0.calls, $0.failures) }
+    }
+
+    /// Closes the breaker by hand; true when it was not already closed.
+    public func resetBreaker() -> Bool {
+        let now = clock.nowMilliseconds()
+        guard let changed = breaker.withLock({ $0.reset(now: now) }) else { return false }
+        breakerChanged(to: changed, now: now, by: "reset")
+        waker.wake()
+        return true
+    }
+
+    private func breakerChanged(to state: CircuitBreaker.State, now: Int64, by cause: String? = nil) {
+        let reason = cause.map { " (\($0))" } ?? ""
+        if case .open(let until) = state {
+            logger.warning(
+                "breaker open\(reason): channel unavailable; sending paused until \(Timestamp.format(until))")
+        } else {
+            logger.notice("breaker \(state)\(reason)")
+        }
+        metrics.recordBreaker(channel: name, state: state)
+        events.publish([LeaddEvent(type: "breaker", at: now, channel: name, detail: state.description + reason)])
     }
 
     private func beat() { lastBeat.store(Self.monotonicMilliseconds(), ordering: .relaxed) }
@@ -120,6 +165,9 @@ public final class ChannelDispatcher: Sendable {
         let sendDuration = ContinuousClock.now - started
         let now = clock.nowMilliseconds()
         let outcomes = zip(batch, results).map { retry.outcome(for: $1, of: $0, now: now) }
+        let unavailable = results.filter { $0.outcome == .channelUnavailable }.count
+        let changed = breaker.withLock { $0.record(calls: results.count, failures: unavailable, now: now) }
+        if let changed { breakerChanged(to: changed, now: now) }
         // The outcome must reach the store; a failing disk is retried rather than forgotten,
         // and a restart would make these messages due again in any case.
         var delay: Duration = .milliseconds(100)

@@ -21,15 +21,21 @@ public struct RetryPolicy: Sendable, Equatable {
             return make(.sent(providerID: result.providerID), "delivered")
         case .failed:
             return make(.failed, "failed")
-        case .retry, .channelUnavailable:
-            let word = result.outcome == .retry ? "retry" : "unavailable"
+        case .channelUnavailable:
+            // The destination is sick, not the message: try again later without using up an attempt,
+            // so an outage can never dead-letter anything.
+            return make(.deferred(at: now + wait(result)), "unavailable")
+        case .retry:
             if message.attemptCount + 1 >= maxAttempts {
                 var dead = make(.dead, "dead")
-                dead.detail = "\(word) after \(maxAttempts) attempts: \(result.detail ?? "no detail")"
+                dead.detail = "retry after \(maxAttempts) attempts: \(result.detail ?? "no detail")"
                 return dead
             }
-            let wait = max(delay.milliseconds, result.retryAfterMilliseconds ?? 0)
-            return make(.retry(at: now + wait), word)
+            return make(.retry(at: now + wait(result)), "retry")
         }
+    }
+
+    private func wait(_ result: PluginResult) -> Int64 {
+        max(delay.milliseconds, result.retryAfterMilliseconds ?? 0)
     }
 }

@@ -115,6 +115,8 @@ public struct DeliveryOutcome: Sendable, Equatable {
     public enum Kind: Sendable, Equatable {
         case sent(providerID: String?)
         case retry(at: Int64)
+        /// Tried again at `at` without counting an attempt: the channel, not the message, failed.
+        case deferred(at: Int64)
         case failed
         case dead
     }

@@ -1,4 +1,4 @@
-// Notifications for `events.subscribe`: sent, failed, retried, dead, reload. Each subscriber has
+// Notifications for `events.subscribe`: sent, failed, retried, dead, breaker, reload. Each subscriber has
 // a bounded buffer; when it is full, events for that subscriber are dropped and counted, so a
 // slow subscriber never slows dispatch. Publishing with no subscriber costs one atomic load.
 import Foundation
@@ -38,7 +38,7 @@ public struct EventFilter: Sendable, Equatable {
     public var channel: String?
     public var tenant: String?
 
-    public static let knownTypes: Set<String> = ["sent", "failed", "retried", "dead", "reload", "dropped"]
+    public static let knownTypes: Set<String> = ["sent", "failed", "retried", "dead", "breaker", "reload", "dropped"]
 
     public func matches(_ event: LeaddEvent) -> Bool {
         if let types, !types.contains(event.type) { return false }

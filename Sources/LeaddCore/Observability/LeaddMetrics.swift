@@ -76,6 +76,10 @@ public final class LeaddMetrics: Sendable {
         if duplicates > 0 { counter("leadd_duplicates_total", [("channel", channel)]).increment(by: duplicates) }
     }
 
+    func recordBreaker(channel: String, state: CircuitBreaker.State) {
+        counter("leadd_breaker_transitions_total", [("channel", channel), ("to", state.description)]).increment()
+    }
+
     func recordDroppedEvents(_ n: Int) {
         counter("leadd_events_dropped_total", []).increment(by: n)
     }
@@ -94,6 +98,16 @@ public final class LeaddMetrics: Sendable {
         }
         for channel in channels {
             gauge("leadd_channel_up", [("channel", channel.name)]).record(channel.dispatcher == nil ? 0 : 1)
+            if let breaker = channel.dispatcher?.breakerSnapshot() {
+                // 0 closed, 1 half-open, 2 open.
+                let value: Int
+                switch breaker.state {
+                case .closed: value = 0
+                case .halfOpen: value = 1
+                case .open: value = 2
+                }
+                gauge("leadd_breaker_state", [("channel", channel.name)]).record(value)
+            }
         }
         return registry.emitToString()
     }

@@ -179,61 +179,63 @@ public final class SQLiteQueueStore: QueueStore {
 
     public func record(_ outcomes: [DeliveryOutcome]) async throws {
         try await writer.submit { db, deltas in
+            // Every update applies only to a message still in flight, so recording twice is harmless.
             let sent = try db.statement(
-                "UPDATE messages SET state = 2, sent_at = ?, provider_id = ?, attempts = attempts + 1, last_error = NULL WHERE id = ? AND state = 1 RETURNING attempts"
+                "UPDATE messages SET state = 2, sent_at = ?, provider_id = ?, attempts = attempts + 1, last_error = NULL WHERE id = ? AND state = 1"
             )
             let retry = try db.statement(
-                "UPDATE messages SET state = 0, due_at = ?, attempts = attempts + 1, last_error = ? WHERE id = ? AND state = 1 RETURNING attempts"
+                "UPDATE messages SET state = 0, due_at = ?, attempts = attempts + 1, last_error = ? WHERE id = ? AND state = 1"
             )
+            let deferred = try db.statement(
+                "UPDATE messages SET state = 0, due_at = ?, last_error = ? WHERE id = ? AND state = 1")
             let final = try db.statement(
-                "UPDATE messages SET state = ?, attempts = attempts + 1, last_error = ? WHERE id = ? AND state = 1 RETURNING attempts"
-            )
+                "UPDATE messages SET state = ?, attempts = attempts + 1, last_error = ? WHERE id = ? AND state = 1")
             let queue = try db.statement("INSERT INTO queue(channel, due_at, id) VALUES (?, ?, ?)")
             let history = try db.statement(
-                "INSERT OR REPLACE INTO attempts(message_id, seq, at, outcome, detail) VALUES (?, ?, ?, ?, ?)")
+                """
+                INSERT INTO attempts(message_id, seq, at, outcome, detail)
+                VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM attempts WHERE message_id = ?1), ?2, ?3, ?4)
+                """)
             for o in outcomes {
                 let statement: SQLiteStatement
                 let newState: MessageState
+                var requeueAt: Int64?
                 switch o.kind {
                 case .sent(let providerID):
                     statement = sent
-                    sent.reset()
-                    sent.bind(1, o.at)
-                    sent.bind(2, providerID)
-                    sent.bind(3, o.id)
+                    statement.reset()
+                    statement.bind(1, o.at)
+                    statement.bind(2, providerID)
                     newState = .sent
-                case .retry(let at):
-                    statement = retry
-                    retry.reset()
-                    retry.bind(1, at)
-                    retry.bind(2, o.detail)
-                    retry.bind(3, o.id)
+                case .retry(let at), .deferred(let at):
+                    statement = o.kind == .deferred(at: at) ? deferred : retry
+                    statement.reset()
+                    statement.bind(1, at)
+                    statement.bind(2, o.detail)
                     newState = .scheduled
+                    requeueAt = at
                 case .failed, .dead:
                     newState = o.kind == .failed ? .failed : .dead
                     statement = final
-                    final.reset()
-                    final.bind(1, Int64(newState.rawValue))
-                    final.bind(2, o.detail)
-                    final.bind(3, o.id)
+                    statement.reset()
+                    statement.bind(1, Int64(newState.rawValue))
+                    statement.bind(2, o.detail)
                 }
-                // A message no longer in flight (recorded twice) is left alone.
-                guard try statement.step() else { continue }
-                let seq = statement.int64(0)
-                statement.reset()
-                if case .retry(let at) = o.kind {
+                statement.bind(3, o.id)
+                try statement.run()
+                guard db.changes == 1 else { continue }
+                if let requeueAt {
                     queue.reset()
                     queue.bind(1, o.channel)
-                    queue.bind(2, at)
+                    queue.bind(2, requeueAt)
                     queue.bind(3, o.id)
                     try queue.run()
                 }
                 history.reset()
                 history.bind(1, o.id)
-                history.bind(2, seq)
-                history.bind(3, o.at)
-                history.bind(4, o.word)
-                history.bind(5, o.detail)
+                history.bind(2, o.at)
+                history.bind(3, o.word)
+                history.bind(4, o.detail)
                 try history.run()
                 deltas.move(o.channel, from: .inflight, to: newState)
             }

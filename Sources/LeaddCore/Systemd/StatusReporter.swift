@@ -34,6 +34,11 @@ public final class StatusReporter: Sendable {
         let down = runtime.channels.filter { $0.dispatcher == nil }.count
         var text =
             "queued \(queued) (due \(due == Self.dueCap ? "\(due)+" : "\(due)")), in flight \(stats[.inflight, default: 0]), sent/min \(perMinute)"
+        let open = runtime.channels.filter {
+            if case .open = $0.dispatcher?.breakerSnapshot().state { return true }
+            return false
+        }.count
+        text += ", breakers open \(open)"
         if down > 0 { text += ", channels down \(down)" }
         return text
     }

@@ -33,6 +33,12 @@ import Testing
         #expect(later.kind == .retry(at: 120_100))
         let unavailable = policy.outcome(for: .channelUnavailable("refused"), of: claimed(attempts: 0), now: 0)
         #expect(unavailable.word == "unavailable")
+        #expect(unavailable.kind == .deferred(at: 30_000))
+    }
+
+    @Test func anUnavailableChannelNeverUsesUpTheLastAttempt() {
+        let o = policy.outcome(for: .channelUnavailable("503 storm"), of: claimed(attempts: 2), now: 100)
+        #expect(o.kind == .deferred(at: 30_100))
     }
 
     @Test func theLastAttemptIsDead() {

@@ -103,6 +103,25 @@ import Testing
         await store.close()
     }
 
+    @Test func aDeferredTryKeepsTheAttemptCountButIsInTheHistory() async throws {
+        let store = try SQLiteQueueStore(path: path)
+        let id = try await store.enqueue([message()], now: 0)[0].id
+        _ = try await store.claimDue(channel: "sms", now: 1_000, limit: 1)
+        try await store.record([
+            DeliveryOutcome(
+                id: id, channel: "sms", kind: .deferred(at: 5_000), at: 1_000, word: "unavailable", detail: "refused")
+        ])
+        _ = try await store.claimDue(channel: "sms", now: 5_000, limit: 1)
+        try await store.record([
+            DeliveryOutcome(
+                id: id, channel: "sms", kind: .sent(providerID: "p"), at: 5_001, word: "delivered", detail: nil)
+        ])
+        let m = try #require(try await store.message(id: id))
+        #expect(m.attemptCount == 1)
+        #expect(m.attempts.map(\.outcome) == ["unavailable", "delivered"])
+        await store.close()
+    }
+
     @Test func recordingTwiceChangesNothingTheSecondTime() async throws {
         let store = try SQLiteQueueStore(path: path)
         let id = try await store.enqueue([message()], now: 0)[0].id

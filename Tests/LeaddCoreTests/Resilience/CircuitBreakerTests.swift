@@ -1,0 +1,72 @@
+import Testing
+
+@testable import LeaddCore
+
+@Suite struct CircuitBreakerTests {
+    var config: BreakerConfig {
+        var c = BreakerConfig()
+        c.failureRate = 0.5
+        c.minimumCalls = 10
+        c.window = .seconds(10)
+        c.openFor = .seconds(30)
+        c.probes = 3
+        return c
+    }
+
+    @Test func staysClosedBelowTheMinimumNumberOfCalls() {
+        var b = CircuitBreaker(config: config, now: 0)
+        #expect(b.record(calls: 9, failures: 9, now: 1_000) == nil)
+        #expect(b.state == .closed)
+        #expect(b.permission(now: 1_000) == .send(limit: nil))
+    }
+
+    @Test func opensWhenTheFailureRateReachesTheThreshold() {
+        var b = CircuitBreaker(config: config, now: 0)
+        #expect(b.record(calls: 6, failures: 1, now: 1_000) == nil)
+        #expect(b.record(calls: 4, failures: 4, now: 2_000) == .open(until: 32_000))
+        #expect(b.permission(now: 31_999) == .wait(until: 32_000))
+    }
+
+    @Test func oldResultsLeaveTheWindow() {
+        var b = CircuitBreaker(config: config, now: 0)
+        _ = b.record(calls: 8, failures: 8, now: 1_000)
+        // Eleven seconds later those eight failures are out of the 10 s window.
+        #expect(b.record(calls: 4, failures: 0, now: 12_000) == nil)
+        #expect(b.calls == 4)
+        #expect(b.failures == 0)
+    }
+
+    @Test func halfOpenLetsProbesThroughAndClosesOnSuccess() {
+        var b = CircuitBreaker(config: config, now: 0)
+        _ = b.record(calls: 10, failures: 10, now: 0)
+        #expect(b.permission(now: 30_000) == .send(limit: 3))
+        #expect(b.state == .halfOpen)
+        b.sent(3)
+        #expect(b.permission(now: 30_001) == .wait(until: 30_101))
+        #expect(b.record(calls: 3, failures: 0, now: 30_500) == .closed)
+        #expect(b.permission(now: 30_500) == .send(limit: nil))
+    }
+
+    @Test func aFailedProbeOpensAgain() {
+        var b = CircuitBreaker(config: config, now: 0)
+        _ = b.record(calls: 10, failures: 10, now: 0)
+        _ = b.permission(now: 30_000)
+        b.sent(3)
+        #expect(b.record(calls: 3, failures: 1, now: 30_200) == .open(until: 60_200))
+    }
+
+    @Test func resultsArrivingWhileOpenChangeNothing() {
+        var b = CircuitBreaker(config: config, now: 0)
+        _ = b.record(calls: 10, failures: 10, now: 0)
+        #expect(b.record(calls: 50, failures: 0, now: 100) == nil)
+        #expect(b.state == .open(until: 30_000))
+    }
+
+    @Test func resetClosesAndIsIdempotent() {
+        var b = CircuitBreaker(config: config, now: 0)
+        _ = b.record(calls: 10, failures: 10, now: 0)
+        #expect(b.reset(now: 5) == .closed)
+        #expect(b.reset(now: 6) == nil)
+        #expect(b.since == 5)
+    }
+}
