@@ -1,0 +1,43 @@
+import Foundation
+import PluginAPI
+import Testing
+
+@testable import LeaddCore
+
+/// A store whose claims never come back, like a disk that hangs.
+final class StuckStore: QueueStore {
+    func enqueue(_ messages: [NewMessage], now: Int64) async throws -> [EnqueueResult] { [] }
+    func claimDue(channel: String, now: Int64, limit: Int) async throws -> [ClaimedMessage] {
+        try await Task.sleep(for: .seconds(60))
+        return []
+    }
+    func record(_ outcomes: [DeliveryOutcome]) async throws {}
+    func nextDueTime(channel: String) async throws -> Int64? { nil }
+    func dueCount(now: Int64, cap: Int) async throws -> Int { 0 }
+    func message(id: Int64) async throws -> StoredMessage? { nil }
+    func stats() async -> QueueStats { QueueStats() }
+    func recoverInflight() async throws -> Int { 0 }
+    func close() async {}
+}
+
+@Suite struct DispatcherHeartbeatTests {
+    @Test func aLoopStuckInTheStoreStopsBeating() async throws {
+        let table = try PluginLoader.load(
+            file: PluginLoader.resolve("TestChannel", directory: buildProductsDirectory()))
+        let plugin = try PluginInstance(
+            table: table, settingsJSON: "{}", services: PluginHostServices(log: { _, _ in }, nowMilliseconds: { 0 }))
+        var config = LeaddConfig()
+        config.channels = [ChannelConfig(name: "sms", plugin: "TestChannel")]
+        let dispatcher = ChannelDispatcher(
+            name: "sms", plugin: plugin, store: StuckStore(), config: ConfigHolder(config, path: "-"),
+            clock: WallClock(),
+            logger: quietLogger)
+        let loop = Task { await dispatcher.run() }
+        defer { loop.cancel() }
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(dispatcher.isAlive(within: .seconds(1)))
+        try await Task.sleep(for: .milliseconds(1_500))
+        // The watchdog asks with its own interval; a second and a half without a beat is stuck.
+        #expect(!dispatcher.isAlive(within: .seconds(1)))
+    }
+}
