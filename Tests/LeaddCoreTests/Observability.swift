@@ -78,3 +78,20 @@ import Testing
         }
     }
 }
+
+@Suite struct JournalEntryTests {
+    @Test func anEntryCarriesPriorityMessageAndStructuredFields() {
+        var handler = JournalLogHandler(level: .info)
+        handler[metadataKey: "channel"] = "sms"
+        let event = LogEvent(
+            level: .notice, message: "message 7 dead: gave up", metadata: ["message.id": "7", "tenant.id": "acme"],
+            source: nil, file: "f.swift", function: "g()", line: 3)
+        let fields = handler.fields(for: event)
+        #expect(fields.contains("MESSAGE=message 7 dead: gave up"))
+        #expect(fields.contains("PRIORITY=5"))
+        #expect(fields.contains("SYSLOG_IDENTIFIER=leadd"))
+        #expect(fields.contains("CHANNEL=sms"))
+        #expect(fields.contains("LEADD_MESSAGE=7"))
+        #expect(fields.contains("TENANT=acme"))
+    }
+}

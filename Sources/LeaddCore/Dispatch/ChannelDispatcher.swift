@@ -108,6 +108,23 @@ public final class ChannelDispatcher: Sendable {
         Self.monotonicMilliseconds() - lastBeat.load(ordering: .relaxed) <= interval.milliseconds
     }
 
+    /// Failed and dead messages are worth a log line each, with fields to find them by.
+    private func logRefusals(_ batch: [ClaimedMessage], _ outcomes: [DeliveryOutcome]) {
+        for (message, outcome) in zip(batch, outcomes) {
+            let event: String
+            switch outcome.kind {
+            case .failed: event = JournalField.messageFailed
+            case .dead: event = JournalField.messageDead
+            default: continue
+            }
+            logger.notice(
+                "message \(message.id) \(outcome.word): \(outcome.detail ?? "no detail")",
+                metadata: [
+                    "message.id": "\(message.id)", "tenant.id": "\(message.tenant)", "event.id": "\(event)",
+                ])
+        }
+    }
+
     /// The breaker's state and counts now, for breaker.list and channel.list.
     public func breakerSnapshot() -> (state: CircuitBreaker.State, since: Int64, calls: Int, failures: Int) {
         breaker.withLock { ($0.state, $0.since, $0.calls, $0.failures) }
@@ -174,6 +191,7 @@ public final class ChannelDispatcher: Sendable {
         while true {
             do {
                 try await store.record(outcomes)
+                logRefusals(batch, outcomes)
                 metrics.recordBatch(
                     channel: name, outcomes: outcomes, sendDuration: sendDuration,
                     lateness: batch.map { handedOver - $0.dueAt })

@@ -39,6 +39,10 @@ extension Logger.Level {
 
 /// Journal fields for well-known metadata keys; others become LEADD_<KEY>.
 enum JournalField {
+    /// MESSAGE_ID values (journalctl MESSAGE_ID=...) for the events operators look for.
+    public static let messageFailed = "8c1e5bd0a3f44b6f9d2e7c41f06a9b13"
+    public static let messageDead = "5f2b9e7a14c84d0ab36e1f9c2d7e8a40"
+
     static let known: [String: String] = [
         "tenant": "TENANT", "tenant.id": "TENANT",
         "campaign": "CAMPAIGN", "campaign.id": "CAMPAIGN",
@@ -67,14 +71,19 @@ struct JournalLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
+        Self.send(fields(for: event))
+    }
+
+    /// The journal entry's fields, `NAME=value` each.
+    func fields(for event: LogEvent) -> [String] {
         var fields = [
             "MESSAGE=\(event.message)", "PRIORITY=\(event.level.syslogPriority)", "SYSLOG_IDENTIFIER=leadd",
             "CODE_FILE=\(event.file)", "CODE_LINE=\(event.line)", "CODE_FUNC=\(event.function)",
         ]
         if let error = event.error { fields.append("LEADD_ERROR=\(error)") }
         let all = metadata.merging(event.metadata ?? [:]) { $1 }
-        for (key, value) in all { fields.append("\(JournalField.name(for: key))=\(value)") }
-        Self.send(fields)
+        for key in all.keys.sorted() { fields.append("\(JournalField.name(for: key))=\(all[key]!)") }
+        return fields
     }
 
     static func send(_ fields: [String]) {
