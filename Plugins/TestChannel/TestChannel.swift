@@ -7,6 +7,7 @@
 //   fail_matching: "text" a recipient containing this text fails permanently
 //   unavailable: true     every message reports the channel as unavailable
 //   unavailable_while: "path"  ... as long as that file exists (an outage a test can end)
+//   fail_while: "path"    every message gets a transient failure while that file exists
 //   delay_ms: N           complete each batch N ms later, from another thread
 import Foundation
 import PluginAPI
@@ -24,6 +25,7 @@ final class TestChannel: ChannelPlugin {
         var failMatching: String?
         var unavailable = false
         var unavailableWhile: String?
+        var failWhile: String?
         var delayMilliseconds = 0
     }
 
@@ -43,6 +45,7 @@ final class TestChannel: ChannelPlugin {
             case "fail_matching": settings.failMatching = value as? String
             case "unavailable": settings.unavailable = value as? Bool ?? false
             case "unavailable_while": settings.unavailableWhile = value as? String
+            case "fail_while": settings.failWhile = value as? String
             case "delay_ms": settings.delayMilliseconds = value as? Int ?? 0
             default: throw PluginSetupError("unknown setting '\(key)'")
             }
@@ -65,6 +68,7 @@ final class TestChannel: ChannelPlugin {
         var lines = ""
         let recording = settings.file != nil
         let down = settings.unavailable || settings.unavailableWhile.map { access($0, F_OK) == 0 } ?? false
+        let failing = settings.failWhile.map { access($0, F_OK) == 0 } ?? false
         for message in messages {
             let n = counter.add(1, ordering: .relaxed).newValue
             let result: PluginResult
@@ -72,7 +76,7 @@ final class TestChannel: ChannelPlugin {
                 result = .channelUnavailable("test channel set unavailable")
             } else if let pattern = settings.failMatching, message.to.contains(pattern) {
                 result = .failed("recipient \(message.to) matches fail_matching")
-            } else if settings.failEvery > 0, n % settings.failEvery == 0 {
+            } else if failing || (settings.failEvery > 0 && n % settings.failEvery == 0) {
                 result = .retry("injected transient failure", afterMilliseconds: nil)
             } else {
                 result = .delivered(providerID: "test-\(n)")

@@ -228,7 +228,7 @@ extension Integration {
                           file: "@SENT@"
                           unavailable_while: "@SENT@.down"
                         retry:
-                          delay: 200ms
+                          initial: 200ms
                           max_attempts: 2
                         breaker:
                           minimum_calls: 5
@@ -275,6 +275,49 @@ extension Integration {
             #expect(keys.allSatisfy { $0["attempt"] == .integer(1) })
             let reset = try daemon.call("breaker.reset", JSONObject(["channel": "sms"]))
             #expect(reset["changed"] == .bool(false))
+        }
+    }
+}
+
+extension Integration {
+    @Suite struct DeadLetterTests {
+        @Test func exhaustedMessagesLandInTheDLQAndRetryResendsThem() throws {
+            let daemon = try DaemonProcess(
+                channels: """
+                      sms:
+                        plugin: TestChannel
+                        settings:
+                          file: "@SENT@"
+                          fail_while: "@SENT@.failing"
+                        retry:
+                          initial: 100ms
+                          max: 200ms
+                          max_attempts: 2
+                    """)
+            let failing = daemon.sentPath + ".failing"
+            _ = FileManager.default.createFile(atPath: failing, contents: nil)
+            try daemon.start()
+            for n in 0..<3 { _ = try daemon.call("message.send", sendParams(key: "d\(n)")) }
+            #expect(try daemon.eventually { try daemon.call("queue.stats")["total"]?["dead"] == .integer(3) })
+            let listed = try #require(try daemon.call("dlq.list")["messages"]?.arrayValue)
+            #expect(listed.count == 3)
+            #expect(listed[0]["last_error"]?.stringValue?.contains("injected transient failure") == true)
+
+            let env = ["LEADD_SOCKET": daemon.socketPath]
+            let ctl = productsDirectory + "/leaddctl"
+            #expect(try run(ctl, ["dlq", "list"], environment: env).out.contains("injected transient failure"))
+            #expect(try run(ctl, ["dlq", "purge"], environment: env).status == 2)
+
+            try FileManager.default.removeItem(atPath: failing)
+            let first = listed[0]["id"]?.stringValue ?? ""
+            let retried = try run(ctl, ["dlq", "retry", first], environment: env)
+            #expect(retried.out.contains("retried 1"), "\(retried.err)")
+            #expect(try run(ctl, ["dlq", "retry", first], environment: env).out.contains("retried 0"))
+            #expect(try daemon.eventually { try daemon.call("queue.stats")["total"]?["sent"] == .integer(1) })
+
+            #expect(try run(ctl, ["dlq", "retry", "--tenant", "acme"], environment: env).out.contains("retried 2"))
+            #expect(try daemon.eventually { try daemon.call("queue.stats")["total"]?["sent"] == .integer(3) })
+            #expect(try run(ctl, ["dlq", "purge", "--all"], environment: env).out.contains("purged 0"))
         }
     }
 }

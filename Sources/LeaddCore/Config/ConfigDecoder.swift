@@ -81,9 +81,16 @@ public enum ConfigDecoder {
         if let f = keys["concurrency"] { channel.concurrency = try f.int(in: 1...10_000) }
         if let f = keys["rate"] { channel.rate = try f.rate() }
         if let f = keys["retry"] {
-            let retry = try f.mapping(allowed: ["delay", "max_attempts"])
-            if let d = retry["delay"] { channel.retry.delay = try d.duration() }
-            if let m = retry["max_attempts"] { channel.retry.maxAttempts = try m.int(in: 1...1000) }
+            let retry = try f.mapping(allowed: ["initial", "multiplier", "max", "max_attempts", "max_age"])
+            if let v = retry["initial"] { channel.retry.initial = try v.duration() }
+            if let v = retry["multiplier"] { channel.retry.multiplier = try v.number(in: 1...100) }
+            if let v = retry["max"] { channel.retry.max = try v.duration() }
+            if let v = retry["max_attempts"] { channel.retry.maxAttempts = try v.int(in: 1...1000) }
+            if let v = retry["max_age"] { channel.retry.maxAge = try v.string() == "none" ? nil : v.duration() }
+            if channel.retry.max < channel.retry.initial {
+                throw (retry["max"] ?? f).error(
+                    "max (\(DurationText.format(channel.retry.max))) is shorter than initial")
+            }
         }
         if let f = keys["breaker"] {
             let b = try f.mapping(allowed: ["failure_rate", "minimum_calls", "window", "open_for", "probes"])
@@ -211,6 +218,16 @@ struct YAMLField {
     func int(in range: ClosedRange<Int>) throws(ConfigError) -> Int {
         guard case .scalar(let scalar) = node, let value = Int(scalar.string) else {
             throw error("expected a whole number, found \(kind)")
+        }
+        guard range.contains(value) else {
+            throw error("\(value) is out of range (\(range.lowerBound)...\(range.upperBound))")
+        }
+        return value
+    }
+
+    func number(in range: ClosedRange<Double>) throws(ConfigError) -> Double {
+        guard case .scalar(let scalar) = node, let value = Double(scalar.string), value.isFinite else {
+            throw error("expected a number, found \(kind)")
         }
         guard range.contains(value) else {
             throw error("\(value) is out of range (\(range.lowerBound)...\(range.upperBound))")

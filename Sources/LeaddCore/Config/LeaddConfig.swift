@@ -46,9 +46,15 @@ public struct StoreConfig: Sendable, Equatable {
     public var maxBatch = 1000
 }
 
+/// Exponential backoff: the wait before try n+1 is `initial * multiplier^(n-1)`, at most `max`,
+/// with jitter, and never shorter than the provider's Retry-After.
 public struct RetryConfig: Sendable, Equatable {
-    public var delay: Duration = .seconds(60)
+    public var initial: Duration = .seconds(30)
+    public var multiplier = 2.0
+    public var max: Duration = .seconds(3600)
     public var maxAttempts = 5
+    /// A message older than this is not retried any more; nil: no limit.
+    public var maxAge: Duration? = .seconds(86400)
 }
 
 public struct ChannelConfig: Sendable, Equatable {

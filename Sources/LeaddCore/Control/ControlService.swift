@@ -100,6 +100,9 @@ public final class ControlService: Sendable {
         case "queue.stats": return try await queueStats(request.params)
         case "channel.list": return try channelList(request.params)
         case "config.reload": return try reload(request.params)
+        case "dlq.list": return try await deadLetterList(request.params)
+        case "dlq.retry": return try await deadLetterRetry(request.params)
+        case "dlq.purge": return try await deadLetterPurge(request.params)
         case "breaker.list": return try breakerList(request.params)
         case "breaker.reset": return try breakerReset(request.params)
         default: throw .methodNotFound(request.method)
@@ -310,6 +313,98 @@ public final class ControlService: Sendable {
         }
         try connection.subscribe(filter)
         return .object(JSONObject(["subscribed": .bool(true)]))
+    }
+
+    private func deadLetterFilter(_ p: Params) throws(RPCError) -> DeadLetterFilter {
+        var filter = DeadLetterFilter()
+        filter.tenant = try p.string("tenant", maxLength: 128)
+        filter.channel = try p.string("channel", maxLength: 64)
+        filter.campaign = try p.string("campaign", maxLength: 128)
+        filter.error = try p.string("error", maxLength: 1024)
+        if let value = p.object["ids"] {
+            guard case .array(let items) = value, !items.isEmpty, items.count <= 10_000 else {
+                throw .invalidParams(field: "ids", "must be an array of 1 to 10,000 message ids")
+            }
+            var ids: [Int64] = []
+            for (index, item) in items.enumerated() {
+                guard let text = item.stringValue, let id = Int64(text), id > 0 else {
+                    throw .invalidParams(field: "ids.\(index)", "\(item.serialized) is not a message id")
+                }
+                ids.append(id)
+            }
+            filter.ids = ids
+        }
+        return filter
+    }
+
+    private func storeFailure(_ error: any Error) -> RPCError {
+        logger.error("store request failed: \(error)")
+        if let error = error as? SQLiteError, error.isStorageFull { return .storageUnavailable(error.message) }
+        return .internalError("\(error)")
+    }
+
+    private func deadLetterList(_ params: JSONObject) async throws(RPCError) -> JSONValue {
+        let p = try Params(params, allowed: ["ids", "tenant", "channel", "campaign", "error", "limit", "after"])
+        let filter = try deadLetterFilter(p)
+        var limit = 100
+        if let value = params["limit"] {
+            guard let n = value.int64Value, (1...1000).contains(n) else {
+                throw .invalidParams(field: "limit", "must be a number from 1 to 1000")
+            }
+            limit = Int(n)
+        }
+        let after = params["after"] == nil ? 0 : try p.id("after")
+        let found: [StoredMessage]
+        do {
+            found = try await runtime.store.deadLetters(filter, after: after, limit: limit)
+        } catch {
+            throw storeFailure(error)
+        }
+        let items: [JSONValue] = found.map { m in
+            .object(
+                JSONObject([
+                    "id": .string(String(m.id)), "tenant": .string(m.tenant), "channel": .string(m.channel),
+                    "to": .string(m.to), "attempts": .integer(Int64(m.attemptCount)),
+                    "last_error": m.lastError.map { .string($0) },
+                    "dead_at": m.attempts.last.map { .string(Timestamp.format($0.at)) },
+                ]))
+        }
+        var result = JSONObject(["messages": .array(items)])
+        if found.count == limit, let last = found.last { result["next"] = .string(String(last.id)) }
+        return .object(result)
+    }
+
+    private func deadLetterRetry(_ params: JSONObject) async throws(RPCError) -> JSONValue {
+        let p = try Params(params, allowed: ["ids", "tenant", "channel", "campaign", "error"])
+        let filter = try deadLetterFilter(p)
+        let count: Int
+        do {
+            count = try await runtime.store.retryDeadLetters(filter, now: runtime.clock.nowMilliseconds())
+        } catch {
+            throw storeFailure(error)
+        }
+        if count > 0 { for channel in runtime.channels { channel.dispatcher?.waker.wake() } }
+        return .object(JSONObject(["retried": .integer(Int64(count))]))
+    }
+
+    private func deadLetterPurge(_ params: JSONObject) async throws(RPCError) -> JSONValue {
+        let p = try Params(params, allowed: ["ids", "tenant", "channel", "campaign", "error", "all"])
+        let filter = try deadLetterFilter(p)
+        let all = params["all"]?.boolValue ?? false
+        if let value = params["all"], value.boolValue == nil {
+            throw .invalidParams(field: "all", "must be true or false")
+        }
+        // Purging every dead letter must be asked for in so many words.
+        guard !filter.isEmpty || all else {
+            throw .invalidParams(field: "all", "give a filter (ids, tenant, channel, campaign, error) or all: true")
+        }
+        let count: Int
+        do {
+            count = try await runtime.store.purgeDeadLetters(filter, now: runtime.clock.nowMilliseconds())
+        } catch {
+            throw storeFailure(error)
+        }
+        return .object(JSONObject(["purged": .integer(Int64(count))]))
     }
 
     static func breaker(_ dispatcher: ChannelDispatcher) -> JSONValue {

@@ -108,6 +108,7 @@ public struct ClaimedMessage: Sendable, Equatable {
     public var dueAt: Int64
     /// Attempts made before this one.
     public var attemptCount: Int
+    public var createdAt: Int64 = 0
 }
 
 /// What to write after a try.
@@ -153,4 +154,27 @@ public struct QueueStats: Sendable, Equatable {
 /// The key the plugin sees when the client gave none: stable across retries and restarts.
 public func effectiveIdempotencyKey(id: Int64, given: String?) -> String {
     given ?? "leadd-\(id)"
+}
+
+/// Which dead letters a dlq request is about; nil fields match everything.
+public struct DeadLetterFilter: Sendable, Equatable {
+    public var ids: [Int64]?
+    public var tenant: String?
+    public var channel: String?
+    public var campaign: String?
+    /// Text the message's last error contains.
+    public var error: String?
+
+    public init(
+        ids: [Int64]? = nil, tenant: String? = nil, channel: String? = nil, campaign: String? = nil,
+        error: String? = nil
+    ) {
+        self.ids = ids
+        self.tenant = tenant
+        self.channel = channel
+        self.campaign = campaign
+        self.error = error
+    }
+
+    public var isEmpty: Bool { ids == nil && tenant == nil && channel == nil && campaign == nil && error == nil }
 }

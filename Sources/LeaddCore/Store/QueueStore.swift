@@ -21,6 +21,16 @@ public protocol QueueStore: Sendable {
 
     func message(id: Int64) async throws -> StoredMessage?
 
+    /// Dead messages matching `filter`, oldest first, with ids above `after`.
+    func deadLetters(_ filter: DeadLetterFilter, after: Int64, limit: Int) async throws -> [StoredMessage]
+
+    /// Makes matching dead messages due at `now` with their tries counted from zero; returns how many.
+    func retryDeadLetters(_ filter: DeadLetterFilter, now: Int64) async throws -> Int
+
+    /// Marks matching dead messages cancelled (kept, with their history and idempotency keys, so
+    /// a re-import sends nothing); returns how many.
+    func purgeDeadLetters(_ filter: DeadLetterFilter, now: Int64) async throws -> Int
+
     func stats() async -> QueueStats
 
     /// Makes due again every message left in flight by a previous run; returns how many.

@@ -141,7 +141,7 @@ public final class SQLiteQueueStore: QueueStore {
         try await writer.submit { db, deltas in
             let select = try db.statement(
                 """
-                SELECT q.due_at, q.id, m.tenant, m.recipient, m.content, m.idempotency_key, m.attempts
+                SELECT q.due_at, q.id, m.tenant, m.recipient, m.content, m.idempotency_key, m.attempts, m.created_at
                 FROM queue q JOIN messages m ON m.id = q.id
                 WHERE q.channel = ? AND q.due_at <= ? ORDER BY q.due_at, q.id LIMIT ?
                 """)
@@ -156,7 +156,7 @@ public final class SQLiteQueueStore: QueueStore {
                         id: id, tenant: select.string(2), channel: channel, to: select.string(3),
                         contentJSON: select.string(4),
                         idempotencyKey: effectiveIdempotencyKey(id: id, given: select.stringOrNil(5)),
-                        dueAt: select.int64(0), attemptCount: Int(select.int64(6))))
+                        dueAt: select.int64(0), attemptCount: Int(select.int64(6)), createdAt: select.int64(7)))
             }
             select.reset()
             guard !claimed.isEmpty else { return claimed }
@@ -286,6 +286,97 @@ public final class SQLiteQueueStore: QueueStore {
                 message.attempts.append(AttemptRecord(at: h.int64(0), outcome: h.string(1), detail: h.stringOrNil(2)))
             }
             return message
+        }
+    }
+
+    /// The WHERE clause and bindings selecting dead messages that match a filter.
+    private static func deadClause(_ filter: DeadLetterFilter) -> (String, [String?]) {
+        var clause = "state = 4"
+        var bindings: [String?] = []
+        if let ids = filter.ids { clause += " AND id IN (\(ids.map(String.init).joined(separator: ",")))" }
+        if let tenant = filter.tenant {
+            clause += " AND tenant = ?"
+            bindings.append(tenant)
+        }
+        if let channel = filter.channel {
+            clause += " AND channel = ?"
+            bindings.append(channel)
+        }
+        if let campaign = filter.campaign {
+            clause += " AND campaign = ?"
+            bindings.append(campaign)
+        }
+        if let error = filter.error {
+            clause += " AND instr(last_error, ?) > 0"
+            bindings.append(error)
+        }
+        return (clause, bindings)
+    }
+
+    public func deadLetters(_ filter: DeadLetterFilter, after: Int64, limit: Int) async throws -> [StoredMessage] {
+        let (clause, bindings) = Self.deadClause(filter)
+        let ids: [Int64] = try await reader.submit { db, _ in
+            let s = try db.statement("SELECT id FROM messages WHERE \(clause) AND id > ? ORDER BY id LIMIT ?")
+            for (index, value) in bindings.enumerated() { s.bind(Int32(index + 1), value) }
+            s.bind(Int32(bindings.count + 1), after)
+            s.bind(Int32(bindings.count + 2), Int64(limit))
+            defer { s.reset() }
+            var ids: [Int64] = []
+            while try s.step() { ids.append(s.int64(0)) }
+            return ids
+        }
+        var messages: [StoredMessage] = []
+        for id in ids { if let m = try await message(id: id) { messages.append(m) } }
+        return messages
+    }
+
+    public func retryDeadLetters(_ filter: DeadLetterFilter, now: Int64) async throws -> Int {
+        try await moveDeadLetters(filter, now: now, to: .scheduled)
+    }
+
+    public func purgeDeadLetters(_ filter: DeadLetterFilter, now: Int64) async throws -> Int {
+        try await moveDeadLetters(filter, now: now, to: .cancelled)
+    }
+
+    private func moveDeadLetters(_ filter: DeadLetterFilter, now: Int64, to state: MessageState) async throws -> Int {
+        let (clause, bindings) = Self.deadClause(filter)
+        return try await writer.submit { db, deltas in
+            let select = try db.statement("SELECT id, channel FROM messages WHERE \(clause)")
+            for (index, value) in bindings.enumerated() { select.bind(Int32(index + 1), value) }
+            var rows: [(Int64, String)] = []
+            while try select.step() { rows.append((select.int64(0), select.string(1))) }
+            select.reset()
+            let update =
+                state == .scheduled
+                ? try db.statement("UPDATE messages SET state = 0, due_at = ?, attempts = 0 WHERE id = ? AND state = 4")
+                : try db.statement("UPDATE messages SET state = 5, due_at = ? WHERE id = ? AND state = 4")
+            let queue = try db.statement("INSERT OR IGNORE INTO queue(channel, due_at, id) VALUES (?, ?, ?)")
+            let history = try db.statement(
+                """
+                INSERT INTO attempts(message_id, seq, at, outcome, detail)
+                VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM attempts WHERE message_id = ?1), ?2, ?3, NULL)
+                """)
+            for (id, channel) in rows {
+                update.reset()
+                update.bind(1, now)
+                update.bind(2, id)
+                try update.run()
+                guard db.changes == 1 else { continue }
+                if state == .scheduled {
+                    queue.reset()
+                    queue.bind(1, channel)
+                    queue.bind(2, now)
+                    queue.bind(3, id)
+                    try queue.run()
+                }
+                history.reset()
+                history.bind(1, id)
+                history.bind(2, now)
+                history.bind(3, state == .scheduled ? "dlq-retry" : "dlq-purge")
+                try history.run()
+                deltas.move(channel, from: .dead, to: state)
+            }
+            return rows.count
         }
     }
 

@@ -96,7 +96,11 @@ enum Schema {
             n INTEGER NOT NULL,
             PRIMARY KEY (channel, state)
         ) WITHOUT ROWID;
+        """,
+        // 2: dead letters found without scanning every message.
         """
+        CREATE INDEX messages_dead ON messages(id) WHERE state = 4;
+        """,
     ]
 
     /// Marks the file as leadd's, so a foreign SQLite database is refused rather than altered.

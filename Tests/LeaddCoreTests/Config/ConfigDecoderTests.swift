@@ -25,7 +25,7 @@ import Testing
         #expect(config.daemon.socketMode == 0o660)
         #expect(config.channels.map(\.name) == ["demo"])
         #expect(config.channels[0].rate == Rate(count: 100, per: .seconds(1)))
-        #expect(config.channels[0].retry.delay == .seconds(60))
+        #expect(config.channels[0].retry.initial == .seconds(30))
         #expect(config.tenants.rate == Rate(count: 1000, per: .seconds(60)))
     }
 

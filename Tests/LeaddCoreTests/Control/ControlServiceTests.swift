@@ -24,7 +24,7 @@ import Testing
                 settings:
                   file: \(directory)/sent.jsonl
                 retry:
-                  delay: 1s
+                  initial: 1s
               broken:
                 plugin: NoSuchPlugin
             """
@@ -144,12 +144,12 @@ import Testing
         #expect(refused["error"]?["code"] == .integer(-32010))
         #expect(refused["error"]?["data"]?["key"] == "bogus")
         #expect(refused["error"]?["data"]?["line"] != nil)
-        #expect(runtime.config.current.channel(named: "sms")?.retry.delay == .seconds(1))
+        #expect(runtime.config.current.channel(named: "sms")?.retry.initial == .seconds(1))
 
-        try good.replacingOccurrences(of: "delay: 1s", with: "delay: 7s").write(
+        try good.replacingOccurrences(of: "initial: 1s", with: "initial: 7s").write(
             toFile: configPath, atomically: true, encoding: .utf8)
         let applied = try await call(#"{"jsonrpc":"2.0","id":2,"method":"config.reload"}"#)
         #expect(applied["result"]?["reloaded"] == .bool(true))
-        #expect(runtime.config.current.channel(named: "sms")?.retry.delay == .seconds(7))
+        #expect(runtime.config.current.channel(named: "sms")?.retry.initial == .seconds(7))
     }
 }

@@ -17,6 +17,9 @@ final class StuckStore: QueueStore {
     func message(id: Int64) async throws -> StoredMessage? { nil }
     func stats() async -> QueueStats { QueueStats() }
     func recoverInflight() async throws -> Int { 0 }
+    func deadLetters(_ filter: DeadLetterFilter, after: Int64, limit: Int) async throws -> [StoredMessage] { [] }
+    func retryDeadLetters(_ filter: DeadLetterFilter, now: Int64) async throws -> Int { 0 }
+    func purgeDeadLetters(_ filter: DeadLetterFilter, now: Int64) async throws -> Int { 0 }
     func close() async {}
 }
 

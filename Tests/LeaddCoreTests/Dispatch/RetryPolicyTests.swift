@@ -6,7 +6,9 @@ import Testing
 @Suite struct RetryPolicyTests {
     var policy: RetryPolicy {
         var config = RetryConfig()
-        config.delay = .seconds(30)
+        config.initial = .seconds(30)
+        config.multiplier = 2
+        config.max = .seconds(100)
         config.maxAttempts = 3
         return RetryPolicy(config)
     }
@@ -27,10 +29,35 @@ import Testing
         #expect(policy.outcome(for: .failed("bad"), of: claimed(attempts: 0), now: 100).kind == .failed)
     }
 
-    @Test func transientFailureWaitsTheDelayOrTheProvidersRetryAfter() {
-        #expect(policy.outcome(for: .retry("503"), of: claimed(attempts: 0), now: 100).kind == .retry(at: 30_100))
-        let later = policy.outcome(for: .retry("429", afterMilliseconds: 120_000), of: claimed(attempts: 1), now: 100)
-        #expect(later.kind == .retry(at: 120_100))
+    @Test func backoffGrowsExponentiallyUpToTheMaximum() {
+        #expect(policy.backoff(afterAttempts: 1) == 30_000)
+        #expect(policy.backoff(afterAttempts: 2) == 60_000)
+        #expect(policy.backoff(afterAttempts: 3) == 100_000)
+        #expect(policy.backoff(afterAttempts: 10) == 100_000)
+    }
+
+    @Test func jitterStaysBetweenHalfAndAllOfTheBackoff() {
+        var random = SplitMix64(seed: 42)
+        var seen = Set<Int64>()
+        for _ in 0..<1000 {
+            let j = policy.jittered(60_000, using: &random)
+            #expect((30_000...60_000).contains(j))
+            seen.insert(j)
+        }
+        #expect(seen.count > 100)
+    }
+
+    @Test func transientFailureBacksOffOrWaitsTheProvidersRetryAfter() {
+        var random = SplitMix64(seed: 7)
+        let first = policy.outcome(for: .retry("503"), of: claimed(attempts: 0), now: 100, random: &random)
+        guard case .retry(let at) = first.kind else {
+            Issue.record("expected a retry, got \(first.kind)")
+            return
+        }
+        #expect((15_100...30_100).contains(at))
+        let later = policy.outcome(
+            for: .retry("429", afterMilliseconds: 500_000), of: claimed(attempts: 1), now: 100, random: &random)
+        #expect(later.kind == .retry(at: 500_100))
         let unavailable = policy.outcome(for: .channelUnavailable("refused"), of: claimed(attempts: 0), now: 0)
         #expect(unavailable.word == "unavailable")
         #expect(unavailable.kind == .deferred(at: 30_000))
@@ -41,9 +68,32 @@ import Testing
         #expect(o.kind == .deferred(at: 30_100))
     }
 
+    @Test func aMessagePastItsMaximumAgeIsDead() {
+        var config = policy.config
+        config.maxAge = .seconds(60)
+        var old = claimed(attempts: 0)
+        old.createdAt = 0
+        let o = RetryPolicy(config).outcome(for: .retry("503"), of: old, now: 50_000)
+        #expect(o.kind == .dead)
+        #expect(o.detail?.contains("max_age") == true)
+    }
+
     @Test func theLastAttemptIsDead() {
         let o = policy.outcome(for: .retry("503"), of: claimed(attempts: 2), now: 100)
         #expect(o.kind == .dead)
         #expect(o.detail == "retry after 3 attempts: 503")
+    }
+}
+
+/// A seeded generator, so jitter tests are repeatable.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }

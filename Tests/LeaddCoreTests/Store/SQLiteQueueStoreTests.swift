@@ -191,3 +191,47 @@ import Testing
         await reopened.close()
     }
 }
+
+extension SQLiteQueueStoreTests {
+    func killed(_ store: SQLiteQueueStore, _ messages: [NewMessage]) async throws -> [Int64] {
+        let ids = try await store.enqueue(messages, now: 0).map(\.id)
+        _ = try await store.claimDue(channel: "sms", now: 1_000, limit: 100)
+        try await store.record(
+            ids.map {
+                DeliveryOutcome(id: $0, channel: "sms", kind: .dead, at: 1_000, word: "dead", detail: "503 again")
+            })
+        return ids
+    }
+
+    @Test func deadLettersCanBeListedRetriedOnceAndPurged() async throws {
+        let store = try SQLiteQueueStore(path: path)
+        var other = message("+5511933333333")
+        other.tenant = "globex"
+        let ids = try await killed(store, [message(), other])
+        #expect(await store.stats().total[.dead] == 2)
+
+        let all = try await store.deadLetters(DeadLetterFilter(), after: 0, limit: 10)
+        #expect(all.map(\.id) == ids)
+        #expect(
+            try await store.deadLetters(DeadLetterFilter(tenant: "globex"), after: 0, limit: 10).map(\.id) == [ids[1]])
+        #expect(try await store.deadLetters(DeadLetterFilter(error: "503"), after: 0, limit: 10).count == 2)
+        #expect(try await store.deadLetters(DeadLetterFilter(error: "timeout"), after: 0, limit: 10).isEmpty)
+        #expect(try await store.deadLetters(DeadLetterFilter(), after: ids[0], limit: 10).map(\.id) == [ids[1]])
+
+        #expect(try await store.retryDeadLetters(DeadLetterFilter(ids: [ids[0]]), now: 2_000) == 1)
+        #expect(try await store.retryDeadLetters(DeadLetterFilter(ids: [ids[0]]), now: 2_000) == 0)
+        let retried = try #require(try await store.message(id: ids[0]))
+        #expect(retried.state == .scheduled)
+        #expect(retried.attemptCount == 0)
+        #expect(retried.attempts.last?.outcome == "dlq-retry")
+        #expect(try await store.claimDue(channel: "sms", now: 2_000, limit: 10).map(\.id) == [ids[0]])
+
+        #expect(try await store.purgeDeadLetters(DeadLetterFilter(tenant: "globex"), now: 3_000) == 1)
+        #expect(try await store.message(id: ids[1])?.state == .cancelled)
+        let stats = await store.stats().total
+        #expect(stats[.dead, default: 0] == 0)
+        #expect(stats[.cancelled] == 1)
+        #expect(stats[.inflight] == 1)
+        await store.close()
+    }
+}
