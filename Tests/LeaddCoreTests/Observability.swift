@@ -81,7 +81,7 @@ import Testing
 
 @Suite struct JournalEntryTests {
     @Test func anEntryCarriesPriorityMessageAndStructuredFields() {
-        var handler = JournalLogHandler(level: .info)
+        var handler = SystemLogHandler(target: .journal, level: .info)
         handler[metadataKey: "channel"] = "sms"
         let event = LogEvent(
             level: .notice, message: "message 7 dead: gave up", metadata: ["message.id": "7", "tenant.id": "acme"],

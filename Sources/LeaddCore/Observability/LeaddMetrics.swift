@@ -28,33 +28,35 @@ public final class LeaddMetrics: Sendable {
         self.factory = factory
     }
 
+    private static func key(_ name: String, _ dimensions: [(String, String)]) -> String {
+        name + dimensions.map { "|\($0.0)=\($0.1)" }.joined()
+    }
+
+    /// Each metric is made once and reused: making one looks it up in the registry under a lock.
+    private func cached<M>(_ cache: borrowing Mutex<[String: M]>, _ key: String, _ make: () -> M) -> M {
+        cache.withLock { cache in
+            if let m = cache[key] { return m }
+            let m = make()
+            cache[key] = m
+            return m
+        }
+    }
+
     private func counter(_ name: String, _ dimensions: [(String, String)]) -> CoreMetrics.Counter {
-        let key = name + dimensions.map { "|\($0.0)=\($0.1)" }.joined()
-        return counters.withLock { cache in
-            if let c = cache[key] { return c }
-            let c = CoreMetrics.Counter(label: name, dimensions: dimensions, factory: factory)
-            cache[key] = c
-            return c
+        cached(counters, Self.key(name, dimensions)) {
+            CoreMetrics.Counter(label: name, dimensions: dimensions, factory: factory)
         }
     }
 
     private func gauge(_ name: String, _ dimensions: [(String, String)]) -> CoreMetrics.Gauge {
-        let key = name + dimensions.map { "|\($0.0)=\($0.1)" }.joined()
-        return gauges.withLock { cache in
-            if let g = cache[key] { return g }
-            let g = CoreMetrics.Gauge(label: name, dimensions: dimensions, factory: factory)
-            cache[key] = g
-            return g
+        cached(gauges, Self.key(name, dimensions)) {
+            CoreMetrics.Gauge(label: name, dimensions: dimensions, factory: factory)
         }
     }
 
     private func timer(_ name: String, _ channel: String) -> CoreMetrics.Timer {
-        timers.withLock { cache in
-            let key = name + "|" + channel
-            if let t = cache[key] { return t }
-            let t = CoreMetrics.Timer(label: name, dimensions: [("channel", channel)], factory: factory)
-            cache[key] = t
-            return t
+        cached(timers, Self.key(name, [("channel", channel)])) {
+            CoreMetrics.Timer(label: name, dimensions: [("channel", channel)], factory: factory)
         }
     }
 

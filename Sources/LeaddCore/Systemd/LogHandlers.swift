@@ -16,10 +16,7 @@ public enum LogTarget: String, Sendable, CaseIterable {
     }
 
     public func makeHandler(label: String, level: Logger.Level) -> any LogHandler {
-        switch self {
-        case .journal: JournalLogHandler(level: level)
-        case .stderr: PrefixedStderrLogHandler(level: level)
-        }
+        SystemLogHandler(target: self, level: level)
     }
 }
 
@@ -59,11 +56,17 @@ enum JournalField {
     }
 }
 
-struct JournalLogHandler: LogHandler {
+/// Writes each log event to the journal (structured fields) or to stderr (`<6>message key=value`
+/// lines, one write each), as `target` says.
+struct SystemLogHandler: LogHandler {
     var metadata: Logger.Metadata = [:]
     var logLevel: Logger.Level
+    let target: LogTarget
 
-    init(level: Logger.Level) { self.logLevel = level }
+    init(target: LogTarget, level: Logger.Level) {
+        self.target = target
+        self.logLevel = level
+    }
 
     subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
@@ -71,7 +74,10 @@ struct JournalLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        Self.send(fields(for: event))
+        switch target {
+        case .journal: Self.send(fields(for: event))
+        case .stderr: Self.write(line(for: event))
+        }
     }
 
     /// The journal entry's fields, `NAME=value` each.
@@ -86,9 +92,23 @@ struct JournalLogHandler: LogHandler {
         return fields
     }
 
+    /// The stderr line, with the sd-daemon(3) priority prefix.
+    func line(for event: LogEvent) -> String {
+        var text = "<\(event.level.syslogPriority)>\(event.message)"
+        if let error = event.error { text += " error=\(error)" }
+        let all = metadata.merging(event.metadata ?? [:]) { $1 }
+        for key in all.keys.sorted() { text += " \(key)=\(all[key]!)" }
+        return text + "\n"
+    }
+
+    static func write(_ text: String) {
+        var bytes = Array(text.utf8)
+        bytes.withUnsafeMutableBytes { _ = Glibc.write(2, $0.baseAddress, $0.count) }
+    }
+
     static func send(_ fields: [String]) {
         // sd_journal_sendv, because the variadic sd_journal_send cannot be called from Swift.
-        var buffers = fields.map { field -> UnsafeMutableBufferPointer<UInt8> in
+        let buffers = fields.map { field -> UnsafeMutableBufferPointer<UInt8> in
             let bytes = Array(field.utf8)
             let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: bytes.count)
             _ = buffer.initialize(from: bytes)
@@ -99,29 +119,5 @@ struct JournalLogHandler: LogHandler {
             iovec(iov_base: UnsafeMutableRawPointer(buffers[i].baseAddress), iov_len: buffers[i].count)
         }
         _ = sd_journal_sendv(&vectors, Int32(vectors.count))
-        buffers.removeAll(keepingCapacity: true)
-    }
-}
-
-/// `<6>message key=value` lines on stderr, one write per line.
-struct PrefixedStderrLogHandler: LogHandler {
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level
-
-    init(level: Logger.Level) { self.logLevel = level }
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        var text = "<\(event.level.syslogPriority)>\(event.message)"
-        if let error = event.error { text += " error=\(error)" }
-        let all = metadata.merging(event.metadata ?? [:]) { $1 }
-        for key in all.keys.sorted() { text += " \(key)=\(all[key]!)" }
-        text += "\n"
-        var bytes = Array(text.utf8)
-        bytes.withUnsafeMutableBytes { _ = write(2, $0.baseAddress, $0.count) }
     }
 }
