@@ -182,13 +182,10 @@ extension Integration {
             #expect(text.contains(#"leadd_queue_messages{channel="sms",state="sent"} 1"#))
             #expect(text.contains("leadd_send_lateness_seconds_bucket"))
 
-            let curl = try run(
-                "/usr/bin/env",
-                [
-                    "python3", "-c",
-                    "import urllib.request;print(urllib.request.urlopen('http://127.0.0.1:\(port)/metrics').read().decode())",
-                ])
-            #expect(curl.out.contains("leadd_messages_total"), "\(curl.err)")
+            let http = try httpGet(port: port, path: "/metrics")
+            #expect(http.hasPrefix("HTTP/1.1 200 OK"))
+            #expect(http.contains("leadd_messages_total"))
+            #expect(try httpGet(port: port, path: "/other").hasPrefix("HTTP/1.1 404"))
         }
 
         @Test func leaddctlTailPrintsEvents() throws {
@@ -320,4 +317,30 @@ extension Integration {
             #expect(try run(ctl, ["dlq", "purge", "--all"], environment: env).out.contains("purged 0"))
         }
     }
+}
+
+/// A plain HTTP/1.1 GET on loopback, read until the server closes.
+func httpGet(port: Int, path: String) throws -> String {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        }
+    }
+    guard connected == 0 else { throw DaemonError.notReady(log: "cannot connect to port \(port)") }
+    let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8)
+    _ = request.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    var response: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n <= 0 { break }
+        response.append(contentsOf: chunk[..<n])
+    }
+    return String(decoding: response, as: UTF8.self)
 }
