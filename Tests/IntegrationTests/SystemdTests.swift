@@ -344,3 +344,38 @@ func httpGet(port: Int, path: String) throws -> String {
     }
     return String(decoding: response, as: UTF8.self)
 }
+
+extension Integration {
+    @Suite struct RateLimitTests {
+        @Test func aChannelNeverSendsFasterThanItsRate() throws {
+            let daemon = try DaemonProcess(
+                channels: """
+                      sms:
+                        plugin: TestChannel
+                        rate: 20/s
+                        burst: 5
+                        settings:
+                          file: "@SENT@"
+                    """)
+            try daemon.start()
+            let total = 50
+            let batch = (0..<total).map {
+                ControlClient.request("message.send", sendParams(key: "r\($0)"), id: Int64($0))
+            }
+            let client = try daemon.client()
+            try client.writeLine(JSONValue.array(batch).serialized)
+            _ = try client.readResponse()
+            #expect(
+                try daemon.eventually { try daemon.call("queue.stats")["total"]?["sent"] == .integer(Int64(total)) })
+            let times = daemon.sentLines.compactMap { try? JSONValue.parse($0)["sent_at_ms"]?.int64Value }.sorted()
+            #expect(times.count == total)
+            // Any stretch of time holds at most the burst plus what the rate refills in it.
+            for i in times.indices {
+                for j in i..<times.count {
+                    let allowed = 5 + 20 * Double(times[j] - times[i]) / 1000
+                    #expect(Double(j - i + 1) <= allowed + 1, "\(j - i + 1) sends in \(times[j] - times[i]) ms")
+                }
+            }
+        }
+    }
+}

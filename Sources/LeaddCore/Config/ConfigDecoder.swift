@@ -69,7 +69,7 @@ public enum ConfigDecoder {
             throw field.error("channel name '\(name)' must be 1-32 lowercase letters, digits, '-' or '_'")
         }
         let keys = try field.mapping(allowed: [
-            "plugin", "settings", "batch_size", "concurrency", "rate", "retry", "breaker",
+            "plugin", "settings", "batch_size", "concurrency", "rate", "burst", "retry", "breaker",
         ])
         guard let plugin = keys["plugin"] else { throw field.error("missing required key 'plugin'") }
         var channel = ChannelConfig(name: name, plugin: try plugin.string())
@@ -80,6 +80,7 @@ public enum ConfigDecoder {
         if let f = keys["batch_size"] { channel.batchSize = try f.int(in: 1...10_000) }
         if let f = keys["concurrency"] { channel.concurrency = try f.int(in: 1...10_000) }
         if let f = keys["rate"] { channel.rate = try f.rate() }
+        if let f = keys["burst"] { channel.burst = try f.int(in: 1...1_000_000) }
         if let f = keys["retry"] {
             let retry = try f.mapping(allowed: ["initial", "multiplier", "max", "max_attempts", "max_age"])
             if let v = retry["initial"] { channel.retry.initial = try v.duration() }

@@ -67,7 +67,10 @@ public struct ChannelConfig: Sendable, Equatable {
     public var batchSize = 100
     /// Batches in flight at once.
     public var concurrency = 4
+    /// The provider's rate limit, enforced by a token bucket; nil: none.
     public var rate: Rate?
+    /// Sends allowed at once after a quiet spell; default one second's worth of `rate`.
+    public var burst: Int?
     public var retry = RetryConfig()
     public var breaker = BreakerConfig()
 

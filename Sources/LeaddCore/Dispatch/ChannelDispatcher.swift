@@ -22,6 +22,8 @@ public final class ChannelDispatcher: Sendable {
     public let waker = Waker()
     private let inFlight = Atomic<Int>(0)
     private let breaker: Mutex<CircuitBreaker>
+    /// The channel's rate limit; rebuilt when a reload changes the rate.
+    private let bucket = Mutex<TokenBucket?>(nil)
     private let lastBeat = Atomic<Int64>(ChannelDispatcher.monotonicMilliseconds())
 
     /// The longest a loop sleeps without looking at the queue.
@@ -73,13 +75,37 @@ public final class ChannelDispatcher: Sendable {
                 case .send(let probes):
                     if let probes { limit = min(limit, probes) }
                 }
+                // The rate limit: claim no more than the bucket holds, and give back what was not used.
+                var tokens: Int?
+                if let rate = settings?.rate {
+                    let burst = settings?.burst
+                    let (taken, next) = bucket.withLock { bucket -> (Int, Int64) in
+                        if bucket?.rate != rate || bucket?.burst != (burst ?? bucket?.burst) {
+                            bucket = TokenBucket(rate: rate, burst: burst, now: now)
+                        }
+                        let taken = bucket!.take(limit, now: now)
+                        return (taken, bucket!.nextToken(now: now))
+                    }
+                    if taken == 0 {
+                        await waker.wait(upTo: min(.milliseconds(max(next - now, 1)), Self.maximumIdle))
+                        continue
+                    }
+                    tokens = taken
+                    limit = taken
+                } else {
+                    bucket.withLock { $0 = nil }
+                }
                 let batch: [ClaimedMessage]
                 do {
                     batch = try await store.claimDue(channel: name, now: now, limit: limit)
                 } catch {
+                    if let tokens { bucket.withLock { $0?.giveBack(tokens, now: now) } }
                     logger.error("cannot claim due messages: \(error)")
                     await waker.wait(upTo: Self.maximumIdle)
                     continue
+                }
+                if let tokens, batch.count < tokens {
+                    bucket.withLock { $0?.giveBack(tokens - batch.count, now: now) }
                 }
                 if batch.isEmpty {
                     if inFlight.load(ordering: .acquiring) > 0 {

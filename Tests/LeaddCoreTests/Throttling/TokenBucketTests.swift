@@ -1,0 +1,71 @@
+import Testing
+
+@testable import LeaddCore
+
+@Suite struct TokenBucketTests {
+    let tenPerSecond = Rate(count: 10, per: .seconds(1))
+
+    @Test func startsFullAndRefillsAtTheRate() {
+        var b = TokenBucket(rate: tenPerSecond, burst: 5, now: 0)
+        #expect(b.take(100, now: 0) == 5)
+        #expect(b.take(1, now: 0) == 0)
+        #expect(b.nextToken(now: 0) == 100)
+        #expect(b.take(1, now: 99) == 0)
+        #expect(b.take(1, now: 100) == 1)
+        #expect(b.take(10, now: 350) == 2)
+        // Never more than the burst, however long it waited.
+        #expect(b.available(now: 1_000_000) == 5)
+    }
+
+    @Test func slowRatesRefillSmoothly() {
+        var b = TokenBucket(rate: Rate(count: 10, per: .seconds(60)), burst: 1, now: 0)
+        #expect(b.take(1, now: 0) == 1)
+        #expect(b.nextToken(now: 0) == 6_000)
+        #expect(b.take(1, now: 5_999) == 0)
+        #expect(b.take(1, now: 6_000) == 1)
+    }
+
+    @Test func tokensGivenBackCanBeTakenAgain() {
+        var b = TokenBucket(rate: tenPerSecond, burst: 5, now: 0)
+        #expect(b.take(5, now: 0) == 5)
+        b.giveBack(3, now: 0)
+        #expect(b.take(5, now: 0) == 3)
+    }
+
+    @Test func theDefaultBurstIsOneSecondOfTheRate() {
+        #expect(TokenBucket(rate: Rate(count: 80, per: .seconds(1)), now: 0).burst == 80)
+        #expect(TokenBucket(rate: Rate(count: 1, per: .seconds(60)), now: 0).burst == 1)
+    }
+
+    /// Property: whatever the pattern of requests, no window of any length sees more than
+    /// burst + rate x length sends.
+    @Test(arguments: [1 as UInt64, 2, 3, 4, 5])
+    func noWindowEverExceedsTheLimit(seed: UInt64) {
+        var random = SplitMix64(seed: seed)
+        let rate = Rate(
+            count: Int.random(in: 1...500, using: &random),
+            per: .milliseconds(Int64.random(in: 100...5_000, using: &random)))
+        let burst = Int.random(in: 1...50, using: &random)
+        var b = TokenBucket(rate: rate, burst: burst, now: 0)
+        var now: Int64 = 0
+        var sends: [(Int64, Int)] = []
+        for _ in 0..<3_000 {
+            now += Int64.random(in: 0...40, using: &random)
+            let taken = b.take(Int.random(in: 0...20, using: &random), now: now)
+            // Like a claim that found fewer due messages than it had tokens for.
+            let unused = Bool.random(using: &random) && taken > 0 ? Int.random(in: 0...taken, using: &random) : 0
+            if unused > 0 { b.giveBack(unused, now: now) }
+            if taken - unused > 0 { sends.append((now, taken - unused)) }
+        }
+        for i in sends.indices {
+            var total = 0
+            for j in i..<sends.count {
+                total += sends[j].1
+                let window = Double(sends[j].0 - sends[i].0)
+                let allowed = Double(burst) + Double(rate.count) * window / Double(rate.per.milliseconds)
+                #expect(Double(total) <= allowed + 1e-9, "seed \(seed): \(total) in \(window) ms")
+                if Double(total) > allowed + 1e-9 { return }
+            }
+        }
+    }
+}
