@@ -90,7 +90,9 @@ struct Leadd: AsyncParsableCommand {
         var metricsService: MetricsService?
         if let address = loaded.daemon.metricsListen {
             let metricsServer = MetricsHTTPServer(logger: logger) {
-                runtime.metrics.render(stats: await runtime.store.stats(), channels: runtime.channels)
+                runtime.metrics.render(
+                    stats: await runtime.store.stats(), channels: runtime.channels,
+                    droppedEvents: runtime.events.dropped)
             }
             do {
                 metricsService = MetricsService(server: metricsServer, listener: try await metricsServer.bind(address))

@@ -181,6 +181,8 @@ extension Integration {
             #expect(text.contains(#"leadd_enqueued_total{channel="sms"} 1"#))
             #expect(text.contains(#"leadd_queue_messages{channel="sms",state="sent"} 1"#))
             #expect(text.contains("leadd_send_lateness_seconds_bucket"))
+            #expect(text.contains("leadd_events_dropped_total 0"))
+            #expect(try daemon.call("status")["events_dropped"] == .integer(0))
 
             let http = try httpGet(port: port, path: "/metrics")
             #expect(http.hasPrefix("HTTP/1.1 200 OK"))

@@ -123,6 +123,7 @@ public final class ControlService: Sendable {
                 "uptime_seconds": .integer((now - runtime.startedAt) / 1000),
                 "config": .string(runtime.config.path),
                 "queue": Self.counts(stats.total),
+                "events_dropped": .integer(Int64(runtime.events.dropped)),
                 "channels": .array(
                     runtime.channels.map {
                         .object(JSONObject(["name": .string($0.name), "state": .string($0.stateWord)]))
@@ -284,7 +285,9 @@ public final class ControlService: Sendable {
 
     private func metrics(_ params: JSONObject) async throws(RPCError) -> JSONValue {
         _ = try Params(params, allowed: [])
-        return .string(runtime.metrics.render(stats: await runtime.store.stats(), channels: runtime.channels))
+        return .string(
+            runtime.metrics.render(
+                stats: await runtime.store.stats(), channels: runtime.channels, droppedEvents: runtime.events.dropped))
     }
 
     private func subscribe(_ params: JSONObject, connection: ControlConnection?) throws(RPCError) -> JSONValue {

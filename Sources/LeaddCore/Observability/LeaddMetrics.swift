@@ -82,16 +82,13 @@ public final class LeaddMetrics: Sendable {
         counter("leadd_breaker_transitions_total", [("channel", channel), ("to", state.description)]).increment()
     }
 
-    func recordDroppedEvents(_ n: Int) {
-        counter("leadd_events_dropped_total", []).increment(by: n)
-    }
-
     func recordReload(ok: Bool) {
         counter("leadd_config_reloads_total", [("result", ok ? "ok" : "refused")]).increment()
     }
 
     /// Prometheus text, with the queue gauges and channel states read fresh.
-    public func render(stats: QueueStats, channels: [ChannelRuntime]) -> String {
+    public func render(stats: QueueStats, channels: [ChannelRuntime], droppedEvents: Int = 0) -> String {
+        gauge("leadd_events_dropped_total", []).record(droppedEvents)
         for channel in Set(stats.byChannel.keys).union(channels.map(\.name)) {
             for state in MessageState.allCases {
                 gauge("leadd_queue_messages", [("channel", channel), ("state", state.description)]).record(
