@@ -54,19 +54,21 @@ final class SQLiteConnection {
         }
     }
 
-    /// A cached prepared statement, reset and with bindings cleared.
-    func statement(_ sql: String) throws(SQLiteError) -> SQLiteStatement {
-        if let cached = statements[sql] {
-            cached.reset()
-            return cached
+    /// A prepared statement, reset and with bindings cleared. Statements are cached by their text
+    /// unless `cached` is false (SQL built per request, which would only fill the cache).
+    func statement(_ sql: String, cached: Bool = true) throws(SQLiteError) -> SQLiteStatement {
+        if cached, let statement = statements[sql] {
+            statement.reset()
+            return statement
         }
         var handle: OpaquePointer?
-        let status = sqlite3_prepare_v3(db, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &handle, nil)
+        let flags = cached ? UInt32(SQLITE_PREPARE_PERSISTENT) : 0
+        let status = sqlite3_prepare_v3(db, sql, -1, flags, &handle, nil)
         guard status == SQLITE_OK, let handle else {
             throw SQLiteError(code: status, message: lastMessage, sql: sql)
         }
         let statement = SQLiteStatement(handle: handle, connection: self, sql: sql)
-        statements[sql] = statement
+        if cached { statements[sql] = statement }
         return statement
     }
 

@@ -316,7 +316,8 @@ public final class SQLiteQueueStore: QueueStore {
     public func deadLetters(_ filter: DeadLetterFilter, after: Int64, limit: Int) async throws -> [StoredMessage] {
         let (clause, bindings) = Self.deadClause(filter)
         let ids: [Int64] = try await reader.submit { db, _ in
-            let s = try db.statement("SELECT id FROM messages WHERE \(clause) AND id > ? ORDER BY id LIMIT ?")
+            let s = try db.statement(
+                "SELECT id FROM messages WHERE \(clause) AND id > ? ORDER BY id LIMIT ?", cached: filter.ids == nil)
             for (index, value) in bindings.enumerated() { s.bind(Int32(index + 1), value) }
             s.bind(Int32(bindings.count + 1), after)
             s.bind(Int32(bindings.count + 2), Int64(limit))
@@ -341,7 +342,7 @@ public final class SQLiteQueueStore: QueueStore {
     private func moveDeadLetters(_ filter: DeadLetterFilter, now: Int64, to state: MessageState) async throws -> Int {
         let (clause, bindings) = Self.deadClause(filter)
         return try await writer.submit { db, deltas in
-            let select = try db.statement("SELECT id, channel FROM messages WHERE \(clause)")
+            let select = try db.statement("SELECT id, channel FROM messages WHERE \(clause)", cached: filter.ids == nil)
             for (index, value) in bindings.enumerated() { select.bind(Int32(index + 1), value) }
             var rows: [(Int64, String)] = []
             while try select.step() { rows.append((select.int64(0), select.string(1))) }
