@@ -57,9 +57,12 @@ public enum JSONValue: Sendable, Equatable {
 }
 
 /// A JSON object that keeps its keys in insertion order, so output is stable and readable.
+/// Small objects (all that the protocol uses) are searched linearly, which is cheaper than
+/// hashing every key; past `indexThreshold` keys an index keeps hostile inputs linear.
 public struct JSONObject: Sendable, Equatable, Sequence {
-    public private(set) var keys: [String] = []
-    private var values: [String: JSONValue] = [:]
+    private var pairs: [(key: String, value: JSONValue)] = []
+    private var index: [String: Int]?
+    static let indexThreshold = 16
 
     public init() {}
 
@@ -67,28 +70,50 @@ public struct JSONObject: Sendable, Equatable, Sequence {
         for (key, value) in pairs { if let value { self[key] = value } }
     }
 
+    public var keys: [String] { pairs.map(\.key) }
+
+    public var count: Int { pairs.count }
+
+    private func position(of key: String) -> Int? {
+        if let index { return index[key] }
+        return pairs.firstIndex { $0.key == key }
+    }
+
     public subscript(key: String) -> JSONValue? {
-        get { values[key] }
+        get { position(of: key).map { pairs[$0].value } }
         set {
-            if let newValue {
-                if values.updateValue(newValue, forKey: key) == nil { keys.append(key) }
-            } else if values.removeValue(forKey: key) != nil {
-                keys.removeAll { $0 == key }
+            if let at = position(of: key) {
+                if let newValue {
+                    pairs[at].value = newValue
+                } else {
+                    pairs.remove(at: at)
+                    if index != nil { rebuildIndex() }
+                }
+            } else if let newValue {
+                pairs.append((key, newValue))
+                if index != nil {
+                    index![key] = pairs.count - 1
+                } else if pairs.count > Self.indexThreshold {
+                    rebuildIndex()
+                }
             }
         }
     }
 
-    public var count: Int { keys.count }
+    private mutating func rebuildIndex() {
+        var index: [String: Int] = [:]
+        index.reserveCapacity(pairs.count)
+        for (at, pair) in pairs.enumerated() { index[pair.key] = at }
+        self.index = index
+    }
 
     public func makeIterator() -> some IteratorProtocol<(key: String, value: JSONValue)> {
-        var index = 0
-        let keys = self.keys
-        let values = self.values
-        return AnyIterator {
-            guard index < keys.count else { return nil }
-            defer { index += 1 }
-            return (keys[index], values[keys[index]]!)
-        }
+        pairs.makeIterator()
+    }
+
+    public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {
+        lhs.pairs.count == rhs.pairs.count
+            && zip(lhs.pairs, rhs.pairs).allSatisfy { $0.key == $1.key && $0.value == $1.value }
     }
 }
 

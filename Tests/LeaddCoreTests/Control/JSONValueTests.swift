@@ -47,3 +47,38 @@ import Testing
         }
     }
 }
+
+@Suite struct JSONObjectTests {
+    @Test func keepsOrderReplacesAndRemoves() {
+        var o = JSONObject()
+        o["b"] = 1
+        o["a"] = 2
+        o["b"] = 3
+        #expect(o.keys == ["b", "a"])
+        #expect(o["b"] == 3)
+        o["b"] = nil
+        #expect(o.keys == ["a"])
+        #expect(o["b"] == nil)
+    }
+
+    @Test func largeObjectsStayCorrectPastTheIndexThreshold() throws {
+        var o = JSONObject()
+        for n in 0..<100 { o["k\(n)"] = .integer(Int64(n)) }
+        o["k50"] = nil
+        o["k7"] = "seven"
+        #expect(o.count == 99)
+        #expect(o["k99"] == 99)
+        #expect(o["k50"] == nil)
+        #expect(o["k7"] == "seven")
+        let text = JSONValue.object(o).serialized
+        #expect(try JSONValue.parse(text) == .object(o))
+    }
+
+    @Test func manyKeysParseInReasonableWork() throws {
+        // A hostile object with many keys must not cost quadratic time.
+        let text = "{" + (0..<50_000).map { "\"k\($0)\":\($0)" }.joined(separator: ",") + "}"
+        let value = try JSONValue.parse(text)
+        #expect(value.objectValue?.count == 50_000)
+        #expect(value["k49999"] == 49_999)
+    }
+}
