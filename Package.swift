@@ -122,7 +122,11 @@ let package = Package(
         ),
         .testTarget(
             name: "LeaddCoreTests",
-            dependencies: ["LeaddCore", "LeaddProtocol", "PluginAPI", "CSQLite"],
+            dependencies: [
+                "LeaddCore", "LeaddProtocol", "PluginAPI", "CSQLite",
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

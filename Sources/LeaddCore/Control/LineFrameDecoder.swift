@@ -15,11 +15,17 @@ public struct LineFrameDecoder: ByteToMessageDecoder {
     private let maximumLength: Int
     private var discarding = false
     private var discarded = 0
+    /// Bytes of the pending line already searched for a newline, so a long line arriving in
+    /// many reads is scanned once, not once per read.
+    private var searched = 0
 
     public init(maximumLength: Int) { self.maximumLength = maximumLength }
 
     public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        let newline = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n"))
+        let view = buffer.readableBytesView
+        let from = min(searched, view.count)
+        let newline = view[(view.startIndex + from)...].firstIndex(of: UInt8(ascii: "\n"))
+        searched = newline == nil ? view.count : 0
         if discarding {
             if let newline {
                 discarded += newline - buffer.readerIndex
@@ -31,6 +37,7 @@ public struct LineFrameDecoder: ByteToMessageDecoder {
             }
             discarded += buffer.readableBytes
             buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
+            searched = 0
             return .needMoreData
         }
         guard let newline else {
@@ -38,6 +45,7 @@ public struct LineFrameDecoder: ByteToMessageDecoder {
                 discarding = true
                 discarded = buffer.readableBytes
                 buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
+                searched = 0
             }
             return .needMoreData
         }
