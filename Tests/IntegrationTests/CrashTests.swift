@@ -56,14 +56,8 @@ extension Integration {
                           delay_ms: 300
                     """)
             try daemon.start()
-            let client = try daemon.client()
             let total = 400
-            let batch = (0..<total).map {
-                ControlClient.request("message.send", sendParams(key: "k\($0)"), id: Int64($0))
-            }
-            try client.writeLine(JSONValue.array(batch).serialized)
-            let acknowledged = try #require(try client.readResponse().arrayValue).count
-            #expect(acknowledged == total)
+            #expect(try daemon.sendBatch(total, keyPrefix: "k") == total)
 
             // Kill while batches are with the plugin (it answers after 300 ms).
             #expect(
@@ -74,10 +68,7 @@ extension Integration {
 
             try daemon.start()
             #expect(daemon.log.contains("were in flight when leadd last stopped"))
-            #expect(
-                try daemon.eventually(timeout: 60) {
-                    try daemon.call("queue.stats")["total"]?["sent"] == .integer(Int64(total))
-                })
+            #expect(try daemon.allSent(total, timeout: 60))
             // Every message reached the plugin at least once; copies only of those in flight at the kill.
             let keys = daemon.sentLines.compactMap { try? JSONValue.parse($0)["key"]?.stringValue }
             #expect(Set(keys) == Set((0..<total).map { "k\($0)" }))

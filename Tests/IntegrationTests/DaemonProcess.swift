@@ -83,6 +83,23 @@ final class DaemonProcess {
         waitForExit()
     }
 
+    /// Sends `count` messages due now (keys `<prefix>0`…) as one JSON-RPC batch; returns how many
+    /// were acknowledged.
+    @discardableResult
+    func sendBatch(_ count: Int, keyPrefix: String) throws -> Int {
+        let batch = (0..<count).map {
+            ControlClient.request("message.send", sendParams(key: "\(keyPrefix)\($0)"), id: Int64($0))
+        }
+        let client = try client()
+        try client.writeLine(JSONValue.array(batch).serialized)
+        return try client.readResponse().arrayValue?.filter { $0["result"] != nil }.count ?? 0
+    }
+
+    /// Waits until `count` messages are recorded as sent.
+    func allSent(_ count: Int, timeout: TimeInterval = 30) throws -> Bool {
+        try eventually(timeout: timeout) { try call("queue.stats")["total"]?["sent"] == .integer(Int64(count)) }
+    }
+
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
     var sentLines: [String] {

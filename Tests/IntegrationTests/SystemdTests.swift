@@ -106,12 +106,7 @@ extension Integration {
                     """)
             try daemon.start()
             let total = 300
-            let client = try daemon.client()
-            let batch = (0..<total).map {
-                ControlClient.request("message.send", sendParams(key: "t\($0)"), id: Int64($0))
-            }
-            try client.writeLine(JSONValue.array(batch).serialized)
-            #expect(try #require(try client.readResponse().arrayValue).count == total)
+            #expect(try daemon.sendBatch(total, keyPrefix: "t") == total)
             #expect(
                 daemon.eventually(timeout: 10) {
                     (try? daemon.call("queue.stats")["total"]?["inflight"]) != .integer(0)
@@ -122,8 +117,7 @@ extension Integration {
             // The sends in flight were allowed to finish and were recorded; nothing is left in flight.
             try daemon.start()
             #expect(!daemon.log.contains("were in flight"))
-            #expect(
-                try daemon.eventually { try daemon.call("queue.stats")["total"]?["sent"] == .integer(Int64(total)) })
+            #expect(try daemon.allSent(total))
             let keys = daemon.sentLines.compactMap { try? JSONValue.parse($0)["key"]?.stringValue }
             #expect(keys.count == total)
             #expect(Set(keys).count == total)
@@ -244,10 +238,7 @@ extension Integration {
             _ = try subscriber.readResponse()
 
             let total = 40
-            let batch = (0..<total).map {
-                ControlClient.request("message.send", sendParams(key: "o\($0)"), id: Int64($0))
-            }
-            try daemon.client().writeLine(JSONValue.array(batch).serialized)
+            try daemon.sendBatch(total, keyPrefix: "o")
             let opened = try subscriber.readResponse()
             #expect(opened["params"]?["detail"] == "open")
             let breakers = try #require(try daemon.call("breaker.list").arrayValue)
@@ -262,10 +253,7 @@ extension Integration {
             #expect(try daemon.call("queue.stats")["total"]?["dead"] == .integer(0))
 
             try FileManager.default.removeItem(atPath: down)
-            #expect(
-                try daemon.eventually(timeout: 30) {
-                    try daemon.call("queue.stats")["total"]?["sent"] == .integer(Int64(total))
-                })
+            #expect(try daemon.allSent(total))
             #expect(try daemon.call("breaker.list").arrayValue?.first?["state"] == "closed")
             #expect(try daemon.call("queue.stats")["total"]?["dead"] == .integer(0))
             // The breaker's refusals did not count as attempts.
@@ -361,14 +349,8 @@ extension Integration {
                     """)
             try daemon.start()
             let total = 50
-            let batch = (0..<total).map {
-                ControlClient.request("message.send", sendParams(key: "r\($0)"), id: Int64($0))
-            }
-            let client = try daemon.client()
-            try client.writeLine(JSONValue.array(batch).serialized)
-            _ = try client.readResponse()
-            #expect(
-                try daemon.eventually { try daemon.call("queue.stats")["total"]?["sent"] == .integer(Int64(total)) })
+            try daemon.sendBatch(total, keyPrefix: "r")
+            #expect(try daemon.allSent(total))
             let times = daemon.sentLines.compactMap { try? JSONValue.parse($0)["sent_at_ms"]?.int64Value }.sorted()
             #expect(times.count == total)
             // Any stretch of time holds at most the burst plus what the rate refills in it.
