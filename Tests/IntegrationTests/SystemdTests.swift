@@ -363,3 +363,39 @@ extension Integration {
         }
     }
 }
+
+extension Integration {
+    @Suite struct SendingWindowProcessTests {
+        @Test func nothingGoesOutOutsideTheWindowAndAReloadOpensIt() throws {
+            // A window that is closed now: one hour, starting two hours from now (UTC).
+            var utc = Calendar(identifier: .gregorian)
+            utc.timeZone = TimeZone(identifier: "UTC")!
+            let hour = utc.component(.hour, from: Date())
+            let closed = String(format: "%02d:00-%02d:00", (hour + 2) % 24, (hour + 2) % 24 + 1)
+            let daemon = try DaemonProcess()
+            let base = try String(contentsOfFile: daemon.configPath, encoding: .utf8)
+            func config(hours: String) -> String {
+                base + """
+
+                    schedules:
+                      office:
+                        timezone: UTC
+                        hours: "\(hours)"
+                    tenants:
+                      defaults:
+                        schedule: office
+                    """
+            }
+            try daemon.writeConfig(config(hours: closed))
+            try daemon.start()
+            let id = try #require(try daemon.call("message.send", sendParams())["id"]?.stringValue)
+            usleep(1_500_000)
+            #expect(try daemon.call("message.get", JSONObject(["id": .string(id)]))["state"] == "scheduled")
+            #expect(daemon.sentLines.isEmpty)
+
+            try daemon.writeConfig(config(hours: "00:00-24:00"))
+            #expect(try daemon.call("config.reload")["reloaded"] == .bool(true))
+            #expect(try daemon.allSent(1))
+        }
+    }
+}

@@ -27,7 +27,7 @@ public enum ConfigDecoder {
         var config = LeaddConfig()
         guard let root else { return config }
         let top = try YAMLField(node: root, path: "", file: file).mapping(
-            allowed: ["daemon", "store", "channels", "tenants"])
+            allowed: ["daemon", "store", "channels", "schedules", "tenants"])
         if let daemon = top["daemon"] { config.daemon = try decodeDaemon(daemon) }
         if let store = top["store"] { config.store = try decodeStore(store) }
         if let channels = top["channels"] {
@@ -35,7 +35,21 @@ public enum ConfigDecoder {
                 config.channels.append(try decodeChannel(name: name, field))
             }
         }
-        if let tenants = top["tenants"] { config.tenants = try decodeTenants(tenants) }
+        if let schedules = top["schedules"] {
+            for (name, field) in try schedules.orderedMapping() {
+                config.schedules[name] = try decodeSchedule(name: name, field)
+            }
+        }
+        if let tenants = top["tenants"] {
+            config.tenants = try decodeTenants(tenants)
+            if let name = config.tenants.schedule, config.schedules[name] == nil {
+                let field = try tenants.mapping(allowed: ["defaults"])["defaults"]!.mapping(allowed: [
+                    "rate", "weight", "schedule",
+                ])["schedule"]!
+                throw field.error(
+                    "no schedule '\(name)' (defined: \(config.schedules.keys.sorted().joined(separator: ", ")))")
+            }
+        }
         return config
     }
 
@@ -104,11 +118,71 @@ public enum ConfigDecoder {
         return channel
     }
 
+    static let weekdays = ["sun": 1, "mon": 2, "tue": 3, "wed": 4, "thu": 5, "fri": 6, "sat": 7]
+
+    static func decodeSchedule(name: String, _ field: YAMLField) throws(ConfigError) -> SendingWindow {
+        let keys = try field.mapping(allowed: ["timezone", "days", "hours"])
+        guard let zoneField = keys["timezone"] else { throw field.error("missing required key 'timezone'") }
+        let zoneName = try zoneField.string()
+        guard let zone = TimeZone(identifier: zoneName) else {
+            throw zoneField.error("'\(zoneName)' is not an IANA time zone (like America/Sao_Paulo)")
+        }
+        var days = Set(1...7)
+        if let f = keys["days"] {
+            guard case .sequence(let items) = f.node, !items.isEmpty else {
+                throw f.error("expected a list of days, like [mon, tue, wed, thu, fri]")
+            }
+            days = []
+            for (index, item) in items.enumerated() {
+                let dayField = f.child("\(index)", item)
+                let word = try dayField.string().lowercased()
+                guard let day = weekdays[String(word.prefix(3))], word.count >= 3 else {
+                    throw dayField.error("'\(word)' is not a day (mon, tue, wed, thu, fri, sat, sun)")
+                }
+                days.insert(day)
+            }
+        }
+        guard let hoursField = keys["hours"] else { throw field.error("missing required key 'hours'") }
+        var texts: [(YAMLField, String)] = []
+        if case .sequence(let items) = hoursField.node {
+            for (index, item) in items.enumerated() {
+                let f = hoursField.child("\(index)", item)
+                texts.append((f, try f.string()))
+            }
+        } else {
+            texts.append((hoursField, try hoursField.string()))
+        }
+        var ranges: [SendingWindow.Range] = []
+        for (f, text) in texts {
+            guard let range = parseHours(text) else {
+                throw f.error("'\(text)' is not a time range (expected like 09:00-18:00)")
+            }
+            ranges.append(range)
+        }
+        return SendingWindow(name: name, timeZone: zone, days: days, ranges: ranges)
+    }
+
+    /// `09:00-18:00` -> minutes after midnight; `24:00` may end a range.
+    static func parseHours(_ text: String) -> SendingWindow.Range? {
+        let parts = text.split(separator: "-").map { $0.trimmingWhitespace() }
+        guard parts.count == 2 else { return nil }
+        func minutes(_ s: String) -> Int? {
+            let hm = s.split(separator: ":")
+            guard hm.count == 2, let h = Int(hm[0]), let m = Int(hm[1]), (0...24).contains(h), (0...59).contains(m),
+                h * 60 + m <= 24 * 60
+            else { return nil }
+            return h * 60 + m
+        }
+        guard let start = minutes(parts[0]), let end = minutes(parts[1]), start < end else { return nil }
+        return SendingWindow.Range(start: start, end: end)
+    }
+
     static func decodeTenants(_ field: YAMLField) throws(ConfigError) -> TenantDefaults {
         var tenants = TenantDefaults()
         let keys = try field.mapping(allowed: ["defaults"])
         if let defaults = keys["defaults"] {
-            let d = try defaults.mapping(allowed: ["rate", "weight"])
+            let d = try defaults.mapping(allowed: ["rate", "weight", "schedule"])
+            if let f = d["schedule"] { tenants.schedule = try f.string() }
             if let f = d["rate"] { tenants.rate = try f.rate() }
             if let f = d["weight"] { tenants.weight = try f.int(in: 1...1000) }
         }

@@ -7,10 +7,17 @@ public struct LeaddConfig: Sendable, Equatable {
     /// Channels in the order the file lists them.
     public var channels: [ChannelConfig] = []
     public var tenants = TenantDefaults()
+    /// Named sending windows.
+    public var schedules: [String: SendingWindow] = [:]
 
     public init() {}
 
     public func channel(named name: String) -> ChannelConfig? { channels.first { $0.name == name } }
+
+    /// The window a tenant's messages go out in; nil when they may go at any time.
+    public func window(forTenant tenant: String) -> SendingWindow? {
+        tenants.schedule.flatMap { schedules[$0] }
+    }
 }
 
 public struct DaemonConfig: Sendable, Equatable {
@@ -81,6 +88,8 @@ public struct ChannelConfig: Sendable, Equatable {
 }
 
 public struct TenantDefaults: Sendable, Equatable {
+    /// The sending window every tenant uses unless it has its own; nil: any time.
+    public var schedule: String?
     public var rate: Rate?
     public var weight = 1
 }

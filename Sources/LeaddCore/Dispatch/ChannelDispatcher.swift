@@ -61,8 +61,16 @@ public final class ChannelDispatcher: Sendable {
                     await waker.wait(upTo: Self.maximumIdle)
                     continue
                 }
-                // An open breaker keeps the messages queued, untouched, until it lets probes through.
                 let now = clock.nowMilliseconds()
+                // Outside the tenants' sending window nothing is claimed: the messages wait, untouched.
+                if let window = config.current.tenants.schedule.flatMap({ config.current.schedules[$0] }),
+                    !window.contains(now)
+                {
+                    let opening = window.nextOpening(after: now)
+                    await waker.wait(upTo: min(.milliseconds(max(opening - now, 1)), Self.maximumIdle))
+                    continue
+                }
+                // An open breaker keeps the messages queued, untouched, until it lets probes through.
                 let permission = breaker.withLock { breaker -> CircuitBreaker.Permission in
                     breaker.config = settings?.breaker ?? BreakerConfig()
                     return breaker.permission(now: now)
@@ -196,7 +204,24 @@ public final class ChannelDispatcher: Sendable {
         await waker.wait(upTo: wait)
     }
 
-    private func deliver(_ batch: [ClaimedMessage], retry: RetryPolicy) async {
+    private func deliver(_ claimed: [ClaimedMessage], retry: RetryPolicy) async {
+        // A message whose window closed between the check and the claim waits for the next opening.
+        let current = config.current
+        let checkedAt = clock.nowMilliseconds()
+        var batch: [ClaimedMessage] = []
+        var outside: [DeliveryOutcome] = []
+        for message in claimed {
+            if let window = current.window(forTenant: message.tenant), !window.contains(checkedAt) {
+                outside.append(
+                    DeliveryOutcome(
+                        id: message.id, channel: name, kind: .deferred(at: window.nextOpening(after: checkedAt)),
+                        at: checkedAt, word: "deferred", detail: "outside sending window \(window.name)"))
+            } else {
+                batch.append(message)
+            }
+        }
+        if !outside.isEmpty { await recordDurably(outside) }
+        if batch.isEmpty { return }
         let outbound = batch.map {
             OutboundMessage(
                 id: String($0.id), idempotencyKey: $0.idempotencyKey, tenant: $0.tenant, to: $0.to,
@@ -211,24 +236,28 @@ public final class ChannelDispatcher: Sendable {
         let unavailable = results.filter { $0.outcome == .channelUnavailable }.count
         let changed = breaker.withLock { $0.record(calls: results.count, failures: unavailable, now: now) }
         if let changed { breakerChanged(to: changed, now: now) }
-        // The outcome must reach the store; a failing disk is retried rather than forgotten,
-        // and a restart would make these messages due again in any case.
+        await recordDurably(outcomes)
+        logRefusals(batch, outcomes)
+        metrics.recordBatch(
+            channel: name, outcomes: outcomes, sendDuration: sendDuration, lateness: batch.map { handedOver - $0.dueAt }
+        )
+        if events.hasSubscribers {
+            events.publish(
+                zip(batch, outcomes).map { message, outcome in
+                    LeaddEvent(
+                        type: LeaddEvent.type(for: outcome.word), at: outcome.at, channel: name, tenant: message.tenant,
+                        messageID: message.id, detail: outcome.detail)
+                })
+        }
+    }
+
+    /// The outcomes must reach the store: a failing disk is retried rather than forgotten (and a
+    /// restart would make these messages due again in any case).
+    private func recordDurably(_ outcomes: [DeliveryOutcome]) async {
         var delay: Duration = .milliseconds(100)
         while true {
             do {
                 try await store.record(outcomes)
-                logRefusals(batch, outcomes)
-                metrics.recordBatch(
-                    channel: name, outcomes: outcomes, sendDuration: sendDuration,
-                    lateness: batch.map { handedOver - $0.dueAt })
-                if events.hasSubscribers {
-                    events.publish(
-                        zip(batch, outcomes).map { message, outcome in
-                            LeaddEvent(
-                                type: LeaddEvent.type(for: outcome.word), at: outcome.at, channel: name,
-                                tenant: message.tenant, messageID: message.id, detail: outcome.detail)
-                        })
-                }
                 return
             } catch {
                 logger.error("cannot record \(outcomes.count) outcomes, will try again: \(error)")

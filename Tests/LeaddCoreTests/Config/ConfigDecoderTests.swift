@@ -137,3 +137,45 @@ import Testing
         #expect(DurationText.parse("5x") == nil)
     }
 }
+
+@Suite struct ScheduleConfigTests {
+    func error(_ yaml: String) -> ConfigError? {
+        do {
+            _ = try ConfigDecoder.decode(yaml, file: "t.yaml")
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test func schedulesDecodeAndTenantsPointAtThem() throws {
+        let config = try ConfigDecoder.decode(
+            """
+            schedules:
+              business:
+                timezone: America/Sao_Paulo
+                days: [mon, tue, wed, thu, fri]
+                hours: ["09:00-12:00", "14:00-18:00"]
+            tenants:
+              defaults:
+                schedule: business
+            """, file: "t.yaml")
+        let w = try #require(config.window(forTenant: "acme"))
+        #expect(w.days == [2, 3, 4, 5, 6])
+        #expect(w.ranges.count == 2)
+        #expect(w.timeZone.identifier == "America/Sao_Paulo")
+    }
+
+    @Test func badSchedulesNameTheKeyAndPlace() {
+        let zone = error("schedules:\n  s:\n    timezone: Mars/Olympus\n    hours: 09:00-18:00\n")
+        #expect(zone?.key == "schedules.s.timezone")
+        #expect(zone?.line == 3)
+        let hours = error("schedules:\n  s:\n    timezone: UTC\n    hours: 18:00-09:00\n")
+        #expect(hours?.reason.contains("time range") == true)
+        let day = error("schedules:\n  s:\n    timezone: UTC\n    days: [funday]\n    hours: 09:00-10:00\n")
+        #expect(day?.key == "schedules.s.days.0")
+        let missing = error("tenants:\n  defaults:\n    schedule: nope\n")
+        #expect(missing?.key == "tenants.defaults.schedule")
+        #expect(missing?.reason.contains("no schedule 'nope'") == true)
+    }
+}
