@@ -294,21 +294,13 @@ public final class SQLiteQueueStore: QueueStore {
         var clause = "state = 4"
         var bindings: [String?] = []
         if let ids = filter.ids { clause += " AND id IN (\(ids.map(String.init).joined(separator: ",")))" }
-        if let tenant = filter.tenant {
-            clause += " AND tenant = ?"
-            bindings.append(tenant)
-        }
-        if let channel = filter.channel {
-            clause += " AND channel = ?"
-            bindings.append(channel)
-        }
-        if let campaign = filter.campaign {
-            clause += " AND campaign = ?"
-            bindings.append(campaign)
-        }
-        if let error = filter.error {
-            clause += " AND instr(last_error, ?) > 0"
-            bindings.append(error)
+        let conditions: [(String, String?)] = [
+            ("tenant = ?", filter.tenant), ("channel = ?", filter.channel), ("campaign = ?", filter.campaign),
+            ("instr(last_error, ?) > 0", filter.error),
+        ]
+        for case (let condition, let value?) in conditions {
+            clause += " AND " + condition
+            bindings.append(value)
         }
         return (clause, bindings)
     }
