@@ -41,14 +41,7 @@ public enum ConfigDecoder {
             }
         }
         if let tenants = top["tenants"] {
-            config.tenants = try decodeTenants(tenants)
-            if let name = config.tenants.schedule, config.schedules[name] == nil {
-                let field = try tenants.mapping(allowed: ["defaults"])["defaults"]!.mapping(allowed: [
-                    "rate", "weight", "schedule",
-                ])["schedule"]!
-                throw field.error(
-                    "no schedule '\(name)' (defined: \(config.schedules.keys.sorted().joined(separator: ", ")))")
-            }
+            config.tenants = try decodeTenants(tenants, schedules: config.schedules)
         }
         return config
     }
@@ -177,16 +170,43 @@ public enum ConfigDecoder {
         return SendingWindow.Range(start: start, end: end)
     }
 
-    static func decodeTenants(_ field: YAMLField) throws(ConfigError) -> TenantDefaults {
-        var tenants = TenantDefaults()
-        let keys = try field.mapping(allowed: ["defaults"])
+    static func decodeTenants(
+        _ field: YAMLField, schedules: [String: SendingWindow]
+    ) throws(ConfigError) -> TenantsConfig {
+        var tenants = TenantsConfig()
+        let keys = try field.mapping(allowed: ["defaults", "overrides"])
         if let defaults = keys["defaults"] {
-            let d = try defaults.mapping(allowed: ["rate", "weight", "schedule"])
-            if let f = d["schedule"] { tenants.schedule = try f.string() }
-            if let f = d["rate"] { tenants.rate = try f.rate() }
-            if let f = d["weight"] { tenants.weight = try f.int(in: 1...1000) }
+            tenants.defaults = try decodeTenantSettings(defaults, over: TenantSettings(), schedules: schedules)
+        }
+        if let overrides = keys["overrides"] {
+            for (id, f) in try overrides.orderedMapping() {
+                tenants.overrides[id] = try decodeTenantSettings(f, over: tenants.defaults, schedules: schedules)
+            }
         }
         return tenants
+    }
+
+    static func decodeTenantSettings(
+        _ field: YAMLField, over base: TenantSettings, schedules: [String: SendingWindow]
+    ) throws(ConfigError) -> TenantSettings {
+        var settings = base
+        let d = try field.mapping(allowed: ["rate", "burst", "weight", "schedule", "timezone"])
+        if let f = d["schedule"] {
+            let name = try f.string()
+            guard schedules[name] != nil else {
+                throw f.error("no schedule '\(name)' (defined: \(schedules.keys.sorted().joined(separator: ", ")))")
+            }
+            settings.schedule = name
+        }
+        if let f = d["timezone"] {
+            let name = try f.string()
+            guard let zone = TimeZone(identifier: name) else { throw f.error("unknown time zone '\(name)'") }
+            settings.timeZone = zone
+        }
+        if let f = d["rate"] { settings.rate = try f.rate() }
+        if let f = d["burst"] { settings.burst = try f.int(in: 1...1_000_000) }
+        if let f = d["weight"] { settings.weight = try f.int(in: 1...1000) }
+        return settings
     }
 
     static func syntaxError(_ error: YamlError, file: String) -> ConfigError {

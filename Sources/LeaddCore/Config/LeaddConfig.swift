@@ -1,12 +1,13 @@
 // The daemon's configuration as typed values. Decoding from YAML is in ConfigDecoder.swift;
 // every default below is what leadd uses when the key is absent.
+import Foundation
 
 public struct LeaddConfig: Sendable, Equatable {
     public var daemon = DaemonConfig()
     public var store = StoreConfig()
     /// Channels in the order the file lists them.
     public var channels: [ChannelConfig] = []
-    public var tenants = TenantDefaults()
+    public var tenants = TenantsConfig()
     /// Named sending windows.
     public var schedules: [String: SendingWindow] = [:]
 
@@ -14,9 +15,13 @@ public struct LeaddConfig: Sendable, Equatable {
 
     public func channel(named name: String) -> ChannelConfig? { channels.first { $0.name == name } }
 
-    /// The window a tenant's messages go out in; nil when they may go at any time.
-    public func window(forTenant tenant: String) -> SendingWindow? {
-        tenants.schedule.flatMap { schedules[$0] }
+    /// The window a tenant's messages go out in, in the lead's own time zone when the message
+    /// carries one; nil when they may go at any time.
+    public func window(forTenant tenant: String, timeZone: TimeZone? = nil) -> SendingWindow? {
+        let settings = tenants.settings(for: tenant)
+        guard var window = settings.schedule.flatMap({ schedules[$0] }) else { return nil }
+        if let zone = timeZone ?? settings.timeZone { window.timeZone = zone }
+        return window
     }
 }
 
@@ -87,9 +92,29 @@ public struct ChannelConfig: Sendable, Equatable {
     }
 }
 
-public struct TenantDefaults: Sendable, Equatable {
-    /// The sending window every tenant uses unless it has its own; nil: any time.
+/// What a tenant's messages are held to. Every field is optional in an override; what it leaves
+/// out comes from `defaults`.
+public struct TenantSettings: Sendable, Equatable {
+    /// The named sending window; nil: any time.
     public var schedule: String?
+    /// Evaluates the schedule in this zone instead of the schedule's own.
+    public var timeZone: TimeZone?
+    /// The most messages the tenant sends per channel in a period; nil: no limit of its own.
     public var rate: Rate?
+    /// Sends allowed at once after a quiet spell; default one second's worth of `rate`, at least 1.
+    public var burst: Int?
+    /// Share of a busy channel relative to other tenants (fair share).
     public var weight = 1
+
+    public init() {}
+}
+
+public struct TenantsConfig: Sendable, Equatable {
+    public var defaults = TenantSettings()
+    /// Tenants with settings of their own, as complete values (defaults already applied).
+    public var overrides: [String: TenantSettings] = [:]
+
+    public init() {}
+
+    public func settings(for tenant: String) -> TenantSettings { overrides[tenant] ?? defaults }
 }

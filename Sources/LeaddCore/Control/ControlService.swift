@@ -136,7 +136,7 @@ public final class ControlService: Sendable {
             params,
             allowed: [
                 "tenant", "channel", "to", "text", "template", "subject", "html", "send_at", "priority",
-                "idempotency_key",
+                "idempotency_key", "timezone",
             ])
         let tenant = try p.requiredString("tenant", maxLength: 128)
         let channel = try p.requiredString("channel", maxLength: 64)
@@ -154,7 +154,18 @@ public final class ControlService: Sendable {
             throw .invalidParams(field: "text", "one of text, html or template is required")
         }
         let now = runtime.clock.nowMilliseconds()
-        let dueAt = try p.timestamp("send_at") ?? now
+        var dueAt = try p.timestamp("send_at") ?? now
+        var zone: TimeZone?
+        if let name = try p.string("timezone", maxLength: 64) {
+            guard let value = TimeZone(identifier: name) else {
+                throw .invalidParams(field: "timezone", "'\(name)' is not an IANA time zone (like America/Sao_Paulo)")
+            }
+            zone = value
+        }
+        // Due outside the tenant's window (in the lead's zone): due when the window next opens.
+        if let window = runtime.config.current.window(forTenant: tenant, timeZone: zone) {
+            dueAt = window.nextOpening(after: dueAt)
+        }
         var priority = Priority.normal
         if let word = try p.string("priority", maxLength: 16) {
             guard let value = Priority(name: word) else {
@@ -165,7 +176,7 @@ public final class ControlService: Sendable {
         let key = try p.string("idempotency_key", maxLength: 256)
         return NewMessage(
             tenant: tenant, channel: channel, to: to, contentJSON: JSONValue.object(content).serialized, dueAt: dueAt,
-            priority: priority, idempotencyKey: key)
+            priority: priority, idempotencyKey: key, timeZone: zone?.identifier)
     }
 
     private func send(_ params: JSONObject) async throws(RPCError) -> JSONValue {

@@ -56,6 +56,7 @@ public final class DaemonRuntime: Sendable {
         let directory = current.daemon.pluginDirectory ?? PluginLoader.defaultDirectory()
         let metrics = self.metrics
         let events = self.events
+        let tenantThrottle = TenantThrottle()
         channels = current.channels.map { channel in
             do throws(PluginRefusal) {
                 let instance = try PluginLoader.start(channel: channel, directory: directory, logger: logger)
@@ -64,7 +65,7 @@ public final class DaemonRuntime: Sendable {
                 )
                 let dispatcher = ChannelDispatcher(
                     name: channel.name, plugin: instance, store: store, config: config, clock: clock, logger: logger,
-                    metrics: metrics, events: events)
+                    metrics: metrics, events: events, tenantThrottle: tenantThrottle)
                 return ChannelRuntime(name: channel.name, plugin: channel.plugin, state: .running(instance, dispatcher))
             } catch {
                 logger.error("channel \(channel.name) is down: \(error.description)")

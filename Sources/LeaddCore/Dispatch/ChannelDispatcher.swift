@@ -1,10 +1,13 @@
 // The loop that moves one channel's due messages to its plugin and records what happened.
 //
-// It claims a batch of due messages, hands it to the plugin, and records the results, keeping up
-// to `concurrency` batches in flight. With nothing due it sleeps until the next due time, or
-// until an enqueue or a finished batch wakes it, and never longer than a second, so its
-// heartbeat shows the watchdog that it is alive. Settings are read from the live config on every turn, so a reload
-// applies without a restart. On shutdown it stops claiming and waits for the batches in flight.
+// Its scheduler (HorizonQueue) holds the soon-due part of the channel's queue in memory and
+// chooses what goes next (priorities, fair share between tenants, tenant limits); the loop
+// claims those messages, hands them to the plugin in batches, and records the results, keeping
+// up to `concurrency` batches in flight. With nothing due it sleeps until the earliest due time,
+// or until an enqueue or a finished batch wakes it, and never longer than a second, so its
+// heartbeat shows the watchdog that it is alive. Settings are read from the live config on every
+// turn, so a reload applies without a restart. On shutdown it stops claiming and waits for the
+// batches in flight.
 import Foundation
 import Logging
 import PluginAPI
@@ -25,6 +28,8 @@ public final class ChannelDispatcher: Sendable {
     /// The channel's rate limit; rebuilt when a reload changes the rate.
     private let bucket = Mutex<TokenBucket?>(nil)
     private let lastBeat = Atomic<Int64>(ChannelDispatcher.monotonicMilliseconds())
+    private let horizon: Mutex<HorizonQueue>
+    private let tenantThrottle: TenantThrottle
 
     /// The longest a loop sleeps without looking at the queue.
     static let maximumIdle: Duration = .seconds(1)
@@ -32,9 +37,11 @@ public final class ChannelDispatcher: Sendable {
     public init(
         name: String, plugin: PluginInstance, store: any QueueStore, config: ConfigHolder,
         clock: any WallClockProtocol, logger: Logger, metrics: LeaddMetrics = LeaddMetrics(),
-        events: EventBus = EventBus()
+        events: EventBus = EventBus(), tenantThrottle: TenantThrottle = TenantThrottle()
     ) {
         self.name = name
+        self.tenantThrottle = tenantThrottle
+        self.horizon = Mutex(HorizonQueue(channel: name))
         self.breaker = Mutex(
             CircuitBreaker(
                 config: config.current.channel(named: name)?.breaker ?? BreakerConfig(), now: clock.nowMilliseconds()))
@@ -47,10 +54,21 @@ public final class ChannelDispatcher: Sendable {
         var logger = logger
         logger[metadataKey: "channel"] = .string(name)
         self.logger = logger
+        // Registered before the first read of the queue, so no row committed after it is missed.
+        store.observeQueue { [weak self] rows in self?.noted(rows) }
+    }
+
+    private func noted(_ rows: [QueuedRow]) {
+        let mine = rows.filter { $0.channel == name }
+        guard !mine.isEmpty else { return }
+        let now = clock.nowMilliseconds()
+        horizon.withLock { $0.noted(mine, now: now) }
+        waker.wake()
     }
 
     /// Runs until the task is cancelled; then finishes the batches in flight and returns.
     public func run() async {
+        await loadLanes()
         await withDiscardingTaskGroup { group in
             while !Task.isCancelled {
                 beat()
@@ -61,15 +79,11 @@ public final class ChannelDispatcher: Sendable {
                     await waker.wait(upTo: Self.maximumIdle)
                     continue
                 }
-                let now = clock.nowMilliseconds()
-                // Outside the tenants' sending window nothing is claimed: the messages wait, untouched.
-                if let window = config.current.tenants.schedule.flatMap({ config.current.schedules[$0] }),
-                    !window.contains(now)
-                {
-                    let opening = window.nextOpening(after: now)
-                    await waker.wait(upTo: min(.milliseconds(max(opening - now, 1)), Self.maximumIdle))
+                if await !refill() {
+                    await waker.wait(upTo: .milliseconds(100))
                     continue
                 }
+                let now = clock.nowMilliseconds()
                 // An open breaker keeps the messages queued, untouched, until it lets probes through.
                 let permission = breaker.withLock { breaker -> CircuitBreaker.Permission in
                     breaker.config = settings?.breaker ?? BreakerConfig()
@@ -78,12 +92,12 @@ public final class ChannelDispatcher: Sendable {
                 var limit = batchSize
                 switch permission {
                 case .wait(let until):
-                    await waker.wait(upTo: min(.milliseconds(max(until - now, 1)), Self.maximumIdle))
+                    await sleep(until: until, now: now)
                     continue
                 case .send(let probes):
                     if let probes { limit = min(limit, probes) }
                 }
-                // The rate limit: claim no more than the bucket holds, and give back what was not used.
+                // The channel's rate limit: pick no more than its bucket holds, and give back what was not used.
                 var tokens: Int?
                 if let rate = settings?.rate {
                     let burst = settings?.burst
@@ -95,7 +109,7 @@ public final class ChannelDispatcher: Sendable {
                         return (taken, bucket!.nextToken(now: now))
                     }
                     if taken == 0 {
-                        await waker.wait(upTo: min(.milliseconds(max(next - now, 1)), Self.maximumIdle))
+                        await sleep(until: next, now: now)
                         continue
                     }
                     tokens = taken
@@ -103,26 +117,26 @@ public final class ChannelDispatcher: Sendable {
                 } else {
                     bucket.withLock { $0 = nil }
                 }
+                let (picks, blockedUntil) = pick(now: now, limit: limit)
+                if let tokens, picks.count < tokens {
+                    bucket.withLock { $0?.giveBack(tokens - picks.count, now: now) }
+                }
+                if picks.isEmpty {
+                    let next = horizon.withLock { $0.nextWake() }
+                    await sleep(until: min(next ?? .max, blockedUntil ?? .max), now: now)
+                    continue
+                }
                 let batch: [ClaimedMessage]
                 do {
-                    batch = try await store.claimDue(channel: name, now: now, limit: limit)
+                    batch = try await store.claim(channel: name, picks)
                 } catch {
-                    if let tokens { bucket.withLock { $0?.giveBack(tokens, now: now) } }
+                    horizon.withLock { $0.putBack(picks) }
+                    if tokens != nil { bucket.withLock { $0?.giveBack(picks.count, now: now) } }
                     logger.error("cannot claim due messages: \(error)")
                     await waker.wait(upTo: Self.maximumIdle)
                     continue
                 }
-                if let tokens, batch.count < tokens {
-                    bucket.withLock { $0?.giveBack(tokens - batch.count, now: now) }
-                }
-                if batch.isEmpty {
-                    if inFlight.load(ordering: .acquiring) > 0 {
-                        await waker.wait(upTo: Self.maximumIdle)
-                    } else {
-                        await sleepUntilNextDue()
-                    }
-                    continue
-                }
+                if batch.isEmpty { continue }
                 breaker.withLock { $0.sent(batch.count) }
                 inFlight.add(1, ordering: .acquiringAndReleasing)
                 let retry = RetryPolicy(settings?.retry ?? RetryConfig())
@@ -135,6 +149,67 @@ public final class ChannelDispatcher: Sendable {
             // Cancelled: the discarding group waits for the batches in flight, which finish and are recorded.
         }
     }
+
+    /// Learns which lanes the store holds, retrying until it can (the loop's heartbeat goes on).
+    private func loadLanes() async {
+        while !Task.isCancelled {
+            beat()
+            do {
+                let lanes = try await store.queueLanes(channel: name)
+                horizon.withLock { $0.start(lanes: lanes) }
+                return
+            } catch {
+                logger.error("cannot read the queue, will try again: \(error)")
+                await waker.wait(upTo: Self.maximumIdle)
+            }
+        }
+    }
+
+    /// Reads from the store the lanes whose horizon runs low; false when a read failed.
+    private func refill() async -> Bool {
+        let now = clock.nowMilliseconds()
+        let reads = horizon.withLock { $0.refills(now: now) }
+        var ok = true
+        for read in reads {
+            do {
+                let entries = try await store.queued(
+                    channel: name, lane: read.lane, after: read.after, dueBy: read.dueBy, limit: read.limit)
+                var next: Int64?
+                if entries.count < read.limit {
+                    next = try await store.queued(
+                        channel: name, lane: read.lane, after: entries.last ?? read.after, dueBy: .max, limit: 1
+                    ).first?.dueAt
+                }
+                horizon.withLock { $0.refilled(read, entries: entries, next: next, now: clock.nowMilliseconds()) }
+            } catch {
+                horizon.withLock { $0.refillFailed(read, now: now) }
+                if ok { logger.error("cannot read the queue, will try again: \(error)") }
+                ok = false
+            }
+        }
+        return ok
+    }
+
+    /// Chooses the next messages: priorities, fair share and each tenant's own limit.
+    private func pick(now: Int64, limit: Int) -> (picks: [QueuedRow], blockedUntil: Int64?) {
+        let tenants = config.current.tenants
+        let throttle = tenantThrottle
+        return horizon.withLock { horizon in
+            horizon.pick(
+                now: now, limit: limit, weight: { tenants.settings(for: $0).weight },
+                permit: { throttle.permit($0, settings: tenants.settings(for: $0), now: now) })
+        }
+    }
+
+    /// Sleeps until `time` (never longer than the idle maximum), or until woken.
+    private func sleep(until time: Int64, now: Int64) async {
+        let wait = time - now
+        if wait <= 0 { return }
+        await waker.wait(upTo: min(.milliseconds(wait), Self.maximumIdle))
+    }
+
+    /// Messages held in memory that are due at `now` (a lower bound of what the store holds due).
+    public func dueHeld(now: Int64) -> Int { horizon.withLock { $0.due(now: now) } }
 
     /// True when the loop has gone round within `interval`: it wakes at least every second, so a
     /// loop that stops beating is stuck (in the store, or in a plugin that never answers).
@@ -193,17 +268,6 @@ public final class ChannelDispatcher: Sendable {
         return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
     }
 
-    private func sleepUntilNextDue() async {
-        let next = (try? await store.nextDueTime(channel: name)) ?? nil
-        var wait = Self.maximumIdle
-        if let next {
-            let ms = next - clock.nowMilliseconds()
-            if ms <= 0 { return }
-            wait = min(wait, .milliseconds(ms))
-        }
-        await waker.wait(upTo: wait)
-    }
-
     private func deliver(_ claimed: [ClaimedMessage], retry: RetryPolicy) async {
         // A message whose window closed between the check and the claim waits for the next opening.
         let current = config.current
@@ -211,7 +275,8 @@ public final class ChannelDispatcher: Sendable {
         var batch: [ClaimedMessage] = []
         var outside: [DeliveryOutcome] = []
         for message in claimed {
-            if let window = current.window(forTenant: message.tenant), !window.contains(checkedAt) {
+            let zone = message.timeZone.flatMap(TimeZone.init(identifier:))
+            if let window = current.window(forTenant: message.tenant, timeZone: zone), !window.contains(checkedAt) {
                 outside.append(
                     DeliveryOutcome(
                         id: message.id, channel: name, kind: .deferred(at: window.nextOpening(after: checkedAt)),

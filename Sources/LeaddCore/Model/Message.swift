@@ -51,10 +51,12 @@ public struct NewMessage: Sendable, Equatable {
     public var dueAt: Int64
     public var priority: Priority
     public var idempotencyKey: String?
+    /// The lead's own IANA time zone: the tenant's sending window applies in it.
+    public var timeZone: String?
 
     public init(
         tenant: String, channel: String, to: String, contentJSON: String, dueAt: Int64, priority: Priority = .normal,
-        idempotencyKey: String? = nil
+        idempotencyKey: String? = nil, timeZone: String? = nil
     ) {
         self.tenant = tenant
         self.channel = channel
@@ -63,6 +65,7 @@ public struct NewMessage: Sendable, Equatable {
         self.dueAt = dueAt
         self.priority = priority
         self.idempotencyKey = idempotencyKey
+        self.timeZone = timeZone
     }
 }
 
@@ -94,6 +97,7 @@ public struct StoredMessage: Sendable, Equatable {
     public var providerID: String?
     public var attemptCount: Int
     public var lastError: String?
+    public var timeZone: String? = nil
     public var attempts: [AttemptRecord]
 }
 
@@ -109,6 +113,9 @@ public struct ClaimedMessage: Sendable, Equatable {
     /// Attempts made before this one.
     public var attemptCount: Int
     public var createdAt: Int64 = 0
+    public var priority: Priority = .normal
+    /// The lead's own time zone, if the message carries one.
+    public var timeZone: String? = nil
 }
 
 /// What to write after a try.

@@ -6,18 +6,24 @@ public protocol QueueStore: Sendable {
     /// (per tenant) stores nothing and answers with the first message's id.
     func enqueue(_ messages: [NewMessage], now: Int64) async throws -> [EnqueueResult]
 
-    /// Takes up to `limit` messages of `channel` due at or before `now`, oldest first, and marks
-    /// them in flight. Each is given out once until its outcome is recorded (or a restart).
-    func claimDue(channel: String, now: Int64, limit: Int) async throws -> [ClaimedMessage]
+    /// The lanes (priority, tenant) of `channel` that hold queued messages.
+    func queueLanes(channel: String) async throws -> [QueueLane]
+
+    /// Up to `limit` queued entries of one lane after `after` and due by `dueBy`, in lane order.
+    func queued(
+        channel: String, lane: QueueLane, after: QueueEntry?, dueBy: Int64, limit: Int
+    ) async throws -> [QueueEntry]
+
+    /// Marks the picked messages in flight and returns them; a pick no longer queued (claimed or
+    /// cancelled since it was read) is left out. Each message is given out once until its
+    /// outcome is recorded (or a restart).
+    func claim(channel: String, _ picks: [QueuedRow]) async throws -> [ClaimedMessage]
+
+    /// Calls `observer` with every row that enters the queue, once its transaction has committed.
+    func observeQueue(_ observer: @escaping @Sendable ([QueuedRow]) -> Void)
 
     /// Records outcomes of claimed messages, with one history entry each.
     func record(_ outcomes: [DeliveryOutcome]) async throws
-
-    /// The earliest due time among the channel's queued messages.
-    func nextDueTime(channel: String) async throws -> Int64?
-
-    /// How many queued messages are due at `now`, counting at most `cap`.
-    func dueCount(now: Int64, cap: Int) async throws -> Int
 
     func message(id: Int64) async throws -> StoredMessage?
 
@@ -37,4 +43,20 @@ public protocol QueueStore: Sendable {
     func recoverInflight() async throws -> Int
 
     func close() async
+}
+
+extension QueueStore {
+    /// Claims up to `limit` of the channel's messages due by `now`, oldest first across lanes:
+    /// for tools and tests; the dispatcher picks through its scheduler instead.
+    public func claimDue(channel: String, now: Int64, limit: Int) async throws -> [ClaimedMessage] {
+        var due: [QueuedRow] = []
+        for lane in try await queueLanes(channel: channel) {
+            let entries = try await queued(channel: channel, lane: lane, after: nil, dueBy: now, limit: limit)
+            for entry in entries {
+                due.append(QueuedRow(channel: channel, lane: lane, entry: entry))
+            }
+        }
+        due.sort { $0.entry < $1.entry }
+        return try await claim(channel: channel, Array(due.prefix(limit)))
+    }
 }

@@ -17,6 +17,7 @@ public final class SQLiteQueueStore: QueueStore {
     private let writer: SQLiteWorker
     private let reader: SQLiteWorker
     private let counts: CountsCache
+    private let queueObservers = QueueObservers()
 
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     /// Refuses a file that is not a leadd database, or one from a newer leadd.
@@ -31,11 +32,15 @@ public final class SQLiteQueueStore: QueueStore {
         let initial = try Self.loadCounts(writeConnection)
         let counts = CountsCache(initial)
         self.counts = counts
+        let observers = queueObservers
         writer = SQLiteWorker(
             name: "leadd-store-writer", connection: writeConnection,
             mode: .grouped(
                 maxJobs: maxBatch,
-                afterCommit: { deltas in counts.apply(deltas) }))
+                afterCommit: { effects in
+                    counts.apply(effects)
+                    if !effects.queued.isEmpty { observers.tell(effects.queued) }
+                }))
         reader = SQLiteWorker(name: "leadd-store-reader", connection: readConnection, mode: .single)
     }
 
@@ -81,12 +86,12 @@ public final class SQLiteQueueStore: QueueStore {
         }
     }
 
-    static func loadCounts(_ db: SQLiteConnection) throws -> [CountDeltas.Key: Int64] {
-        var counts: [CountDeltas.Key: Int64] = [:]
+    static func loadCounts(_ db: SQLiteConnection) throws -> [CommitEffects.Key: Int64] {
+        var counts: [CommitEffects.Key: Int64] = [:]
         let s = try db.statement("SELECT channel, state, n FROM counts")
         while try s.step() {
             if let state = MessageState(rawValue: Int(s.int64(1))) {
-                counts[CountDeltas.Key(channel: s.string(0), state: state)] = s.int64(2)
+                counts[CommitEffects.Key(channel: s.string(0), state: state)] = s.int64(2)
             }
         }
         return counts
@@ -96,10 +101,11 @@ public final class SQLiteQueueStore: QueueStore {
         try await writer.submit { db, deltas in
             let insert = try db.statement(
                 """
-                INSERT INTO messages(tenant, channel, recipient, content, priority, idempotency_key, state, due_at, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?) ON CONFLICT DO NOTHING
+                INSERT INTO messages(tenant, channel, recipient, content, priority, idempotency_key, state, due_at,
+                                     created_at, timezone)
+                VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?) ON CONFLICT DO NOTHING
                 """)
-            let queue = try db.statement("INSERT INTO queue(channel, due_at, id) VALUES (?, ?, ?)")
+            let queue = try db.statement(Self.queueInsert)
             let existing = try db.statement("SELECT id FROM messages WHERE tenant = ? AND idempotency_key = ?")
             var results: [EnqueueResult] = []
             results.reserveCapacity(messages.count)
@@ -113,14 +119,14 @@ public final class SQLiteQueueStore: QueueStore {
                 insert.bind(6, m.idempotencyKey)
                 insert.bind(7, m.dueAt)
                 insert.bind(8, now)
+                insert.bind(9, m.timeZone)
                 try insert.run()
                 if db.changes == 1 {
                     let id = db.lastInsertRowID
-                    queue.reset()
-                    queue.bind(1, m.channel)
-                    queue.bind(2, m.dueAt)
-                    queue.bind(3, id)
-                    try queue.run()
+                    try Self.addToQueue(
+                        QueuedRow(
+                            channel: m.channel, lane: QueueLane(priority: m.priority, tenant: m.tenant),
+                            entry: QueueEntry(dueAt: m.dueAt, id: id)), queue, &deltas)
                     deltas.move(m.channel, from: nil, to: .scheduled)
                     results.append(EnqueueResult(id: id, duplicate: false))
                 } else {
@@ -137,41 +143,106 @@ public final class SQLiteQueueStore: QueueStore {
         }
     }
 
-    public func claimDue(channel: String, now: Int64, limit: Int) async throws -> [ClaimedMessage] {
-        try await writer.submit { db, deltas in
-            let select = try db.statement(
+    static let queueInsert = "INSERT OR IGNORE INTO queue(channel, priority, tenant, due_at, id) VALUES (?, ?, ?, ?, ?)"
+
+    /// Puts a row in the queue and notes it for the schedulers.
+    private static func addToQueue(_ row: QueuedRow, _ insert: SQLiteStatement, _ effects: inout CommitEffects) throws {
+        insert.reset()
+        insert.bind(1, row.channel)
+        insert.bind(2, Int64(row.lane.priority.rawValue))
+        insert.bind(3, row.lane.tenant)
+        insert.bind(4, row.entry.dueAt)
+        insert.bind(5, row.entry.id)
+        try insert.run()
+        effects.queued.append(row)
+    }
+
+    public func observeQueue(_ observer: @escaping @Sendable ([QueuedRow]) -> Void) {
+        queueObservers.add(observer)
+    }
+
+    public func queueLanes(channel: String) async throws -> [QueueLane] {
+        try await reader.submit { db, _ in
+            // A loose index scan: one seek per lane, however many rows each lane holds.
+            let next = try db.statement(
                 """
-                SELECT q.due_at, q.id, m.tenant, m.recipient, m.content, m.idempotency_key, m.attempts, m.created_at
-                FROM queue q JOIN messages m ON m.id = q.id
-                WHERE q.channel = ? AND q.due_at <= ? ORDER BY q.due_at, q.id LIMIT ?
+                SELECT priority, tenant FROM queue WHERE channel = ?1 AND (priority, tenant) > (?2, ?3)
+                ORDER BY priority, tenant LIMIT 1
                 """)
-            select.bind(1, channel)
-            select.bind(2, now)
-            select.bind(3, Int64(limit))
-            var claimed: [ClaimedMessage] = []
-            while try select.step() {
-                let id = select.int64(1)
-                claimed.append(
-                    ClaimedMessage(
-                        id: id, tenant: select.string(2), channel: channel, to: select.string(3),
-                        contentJSON: select.string(4),
-                        idempotencyKey: effectiveIdempotencyKey(id: id, given: select.stringOrNil(5)),
-                        dueAt: select.int64(0), attemptCount: Int(select.int64(6)), createdAt: select.int64(7)))
+            defer { next.reset() }
+            var lanes: [QueueLane] = []
+            var after = (Int64(-1), "")
+            while true {
+                next.reset()
+                next.bind(1, channel)
+                next.bind(2, after.0)
+                next.bind(3, after.1)
+                guard try next.step() else { break }
+                after = (next.int64(0), next.string(1))
+                lanes.append(QueueLane(priority: Priority(rawValue: Int(after.0)) ?? .normal, tenant: after.1))
             }
-            select.reset()
-            guard !claimed.isEmpty else { return claimed }
-            let delete = try db.statement("DELETE FROM queue WHERE channel = ? AND due_at = ? AND id = ?")
-            let mark = try db.statement("UPDATE messages SET state = 1 WHERE id = ?")
-            for m in claimed {
+            return lanes
+        }
+    }
+
+    public func queued(
+        channel: String, lane: QueueLane, after: QueueEntry?, dueBy: Int64, limit: Int
+    ) async throws -> [QueueEntry] {
+        try await reader.submit { db, _ in
+            let s = try db.statement(
+                """
+                SELECT due_at, id FROM queue WHERE channel = ?1 AND priority = ?2 AND tenant = ?3
+                AND (due_at, id) > (?4, ?5) AND due_at <= ?7 ORDER BY due_at, id LIMIT ?6
+                """)
+            defer { s.reset() }
+            s.bind(1, channel)
+            s.bind(2, Int64(lane.priority.rawValue))
+            s.bind(3, lane.tenant)
+            s.bind(4, after?.dueAt ?? Int64.min)
+            s.bind(5, after?.id ?? Int64.min)
+            s.bind(6, Int64(limit))
+            s.bind(7, dueBy)
+            var entries: [QueueEntry] = []
+            while try s.step() { entries.append(QueueEntry(dueAt: s.int64(0), id: s.int64(1))) }
+            return entries
+        }
+    }
+
+    public func claim(channel: String, _ picks: [QueuedRow]) async throws -> [ClaimedMessage] {
+        guard !picks.isEmpty else { return [] }
+        return try await writer.submit { db, deltas in
+            // The queue row is the claim: a message cancelled or claimed since it was read has none.
+            let delete = try db.statement(
+                "DELETE FROM queue WHERE channel = ? AND priority = ? AND tenant = ? AND due_at = ? AND id = ?")
+            let take = try db.statement(
+                """
+                UPDATE messages SET state = 1 WHERE id = ? AND state = 0
+                RETURNING recipient, content, idempotency_key, attempts, created_at, timezone
+                """)
+            var claimed: [ClaimedMessage] = []
+            claimed.reserveCapacity(picks.count)
+            for pick in picks {
                 delete.reset()
                 delete.bind(1, channel)
-                delete.bind(2, m.dueAt)
-                delete.bind(3, m.id)
+                delete.bind(2, Int64(pick.lane.priority.rawValue))
+                delete.bind(3, pick.lane.tenant)
+                delete.bind(4, pick.entry.dueAt)
+                delete.bind(5, pick.entry.id)
                 try delete.run()
-                mark.reset()
-                mark.bind(1, m.id)
-                try mark.run()
+                guard db.changes == 1 else { continue }
+                take.reset()
+                take.bind(1, pick.entry.id)
+                guard try take.step() else { continue }
+                let id = pick.entry.id
+                claimed.append(
+                    ClaimedMessage(
+                        id: id, tenant: pick.lane.tenant, channel: channel, to: take.string(0),
+                        contentJSON: take.string(1),
+                        idempotencyKey: effectiveIdempotencyKey(id: id, given: take.stringOrNil(2)),
+                        dueAt: pick.entry.dueAt, attemptCount: Int(take.int64(3)), createdAt: take.int64(4),
+                        priority: pick.lane.priority, timeZone: take.stringOrNil(5)))
             }
+            take.reset()
             deltas.move(channel, from: .scheduled, to: .inflight, count: Int64(claimed.count))
             return claimed
         }
@@ -184,13 +255,16 @@ public final class SQLiteQueueStore: QueueStore {
                 "UPDATE messages SET state = 2, sent_at = ?, provider_id = ?, attempts = attempts + 1, last_error = NULL WHERE id = ? AND state = 1"
             )
             let retry = try db.statement(
-                "UPDATE messages SET state = 0, due_at = ?, attempts = attempts + 1, last_error = ? WHERE id = ? AND state = 1"
-            )
+                """
+                UPDATE messages SET state = 0, due_at = ?, attempts = attempts + 1, last_error = ?
+                WHERE id = ? AND state = 1 RETURNING priority, tenant
+                """)
             let deferred = try db.statement(
-                "UPDATE messages SET state = 0, due_at = ?, last_error = ? WHERE id = ? AND state = 1")
+                "UPDATE messages SET state = 0, due_at = ?, last_error = ? WHERE id = ? AND state = 1 RETURNING priority, tenant"
+            )
             let final = try db.statement(
                 "UPDATE messages SET state = ?, attempts = attempts + 1, last_error = ? WHERE id = ? AND state = 1")
-            let queue = try db.statement("INSERT INTO queue(channel, due_at, id) VALUES (?, ?, ?)")
+            let queue = try db.statement(Self.queueInsert)
             let history = try db.statement(
                 """
                 INSERT INTO attempts(message_id, seq, at, outcome, detail)
@@ -222,14 +296,18 @@ public final class SQLiteQueueStore: QueueStore {
                     statement.bind(2, o.detail)
                 }
                 statement.bind(3, o.id)
-                try statement.run()
-                guard db.changes == 1 else { continue }
                 if let requeueAt {
-                    queue.reset()
-                    queue.bind(1, o.channel)
-                    queue.bind(2, requeueAt)
-                    queue.bind(3, o.id)
-                    try queue.run()
+                    // RETURNING gives the lane; no row means the message was no longer in flight.
+                    guard try statement.step() else { continue }
+                    let lane = QueueLane(
+                        priority: Priority(rawValue: Int(statement.int64(0))) ?? .normal, tenant: statement.string(1))
+                    statement.reset()
+                    try Self.addToQueue(
+                        QueuedRow(channel: o.channel, lane: lane, entry: QueueEntry(dueAt: requeueAt, id: o.id)), queue,
+                        &deltas)
+                } else {
+                    try statement.run()
+                    guard db.changes == 1 else { continue }
                 }
                 history.reset()
                 history.bind(1, o.id)
@@ -242,31 +320,12 @@ public final class SQLiteQueueStore: QueueStore {
         }
     }
 
-    public func nextDueTime(channel: String) async throws -> Int64? {
-        try await reader.submit { db, _ in
-            let s = try db.statement("SELECT due_at FROM queue WHERE channel = ? ORDER BY due_at LIMIT 1")
-            s.bind(1, channel)
-            defer { s.reset() }
-            return try s.step() ? s.int64(0) : nil
-        }
-    }
-
-    public func dueCount(now: Int64, cap: Int) async throws -> Int {
-        try await reader.submit { db, _ in
-            let s = try db.statement("SELECT count(*) FROM (SELECT 1 FROM queue WHERE due_at <= ? LIMIT ?)")
-            s.bind(1, now)
-            s.bind(2, Int64(cap))
-            defer { s.reset() }
-            return try s.step() ? Int(s.int64(0)) : 0
-        }
-    }
-
     public func message(id: Int64) async throws -> StoredMessage? {
         try await reader.submit { db, _ in
             let s = try db.statement(
                 """
                 SELECT tenant, channel, recipient, content, priority, idempotency_key, state, due_at, created_at,
-                       sent_at, provider_id, attempts, last_error
+                       sent_at, provider_id, attempts, last_error, timezone
                 FROM messages WHERE id = ?
                 """)
             s.bind(1, id)
@@ -278,7 +337,7 @@ public final class SQLiteQueueStore: QueueStore {
                 idempotencyKey: effectiveIdempotencyKey(id: id, given: s.stringOrNil(5)),
                 state: MessageState(rawValue: Int(s.int64(6))) ?? .scheduled, dueAt: s.int64(7), createdAt: s.int64(8),
                 sentAt: s.int64OrNil(9), providerID: s.stringOrNil(10), attemptCount: Int(s.int64(11)),
-                lastError: s.stringOrNil(12), attempts: [])
+                lastError: s.stringOrNil(12), timeZone: s.stringOrNil(13), attempts: [])
             let h = try db.statement("SELECT at, outcome, detail FROM attempts WHERE message_id = ? ORDER BY seq")
             h.bind(1, id)
             defer { h.reset() }
@@ -334,33 +393,35 @@ public final class SQLiteQueueStore: QueueStore {
     private func moveDeadLetters(_ filter: DeadLetterFilter, now: Int64, to state: MessageState) async throws -> Int {
         let (clause, bindings) = Self.deadClause(filter)
         return try await writer.submit { db, deltas in
-            let select = try db.statement("SELECT id, channel FROM messages WHERE \(clause)", cached: filter.ids == nil)
+            let select = try db.statement(
+                "SELECT id, channel, priority, tenant FROM messages WHERE \(clause)", cached: filter.ids == nil)
             for (index, value) in bindings.enumerated() { select.bind(Int32(index + 1), value) }
-            var rows: [(Int64, String)] = []
-            while try select.step() { rows.append((select.int64(0), select.string(1))) }
+            var rows: [(Int64, String, QueueLane)] = []
+            while try select.step() {
+                let lane = QueueLane(
+                    priority: Priority(rawValue: Int(select.int64(2))) ?? .normal, tenant: select.string(3))
+                rows.append((select.int64(0), select.string(1), lane))
+            }
             select.reset()
             let update =
                 state == .scheduled
                 ? try db.statement("UPDATE messages SET state = 0, due_at = ?, attempts = 0 WHERE id = ? AND state = 4")
                 : try db.statement("UPDATE messages SET state = 5, due_at = ? WHERE id = ? AND state = 4")
-            let queue = try db.statement("INSERT OR IGNORE INTO queue(channel, due_at, id) VALUES (?, ?, ?)")
+            let queue = try db.statement(Self.queueInsert)
             let history = try db.statement(
                 """
                 INSERT INTO attempts(message_id, seq, at, outcome, detail)
                 VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM attempts WHERE message_id = ?1), ?2, ?3, NULL)
                 """)
-            for (id, channel) in rows {
+            for (id, channel, lane) in rows {
                 update.reset()
                 update.bind(1, now)
                 update.bind(2, id)
                 try update.run()
                 guard db.changes == 1 else { continue }
                 if state == .scheduled {
-                    queue.reset()
-                    queue.bind(1, channel)
-                    queue.bind(2, now)
-                    queue.bind(3, id)
-                    try queue.run()
+                    try Self.addToQueue(
+                        QueuedRow(channel: channel, lane: lane, entry: QueueEntry(dueAt: now, id: id)), queue, &deltas)
                 }
                 history.reset()
                 history.bind(1, id)
@@ -383,22 +444,26 @@ public final class SQLiteQueueStore: QueueStore {
 
     public func recoverInflight() async throws -> Int {
         try await writer.submit { db, deltas in
-            let select = try db.statement("SELECT id, channel, due_at FROM messages WHERE state = 1")
-            var rows: [(Int64, String, Int64)] = []
-            while try select.step() { rows.append((select.int64(0), select.string(1), select.int64(2))) }
+            let select = try db.statement(
+                "SELECT id, channel, due_at, priority, tenant FROM messages WHERE state = 1")
+            var rows: [QueuedRow] = []
+            while try select.step() {
+                rows.append(
+                    QueuedRow(
+                        channel: select.string(1),
+                        lane: QueueLane(
+                            priority: Priority(rawValue: Int(select.int64(3))) ?? .normal, tenant: select.string(4)),
+                        entry: QueueEntry(dueAt: select.int64(2), id: select.int64(0))))
+            }
             select.reset()
             let mark = try db.statement("UPDATE messages SET state = 0 WHERE id = ?")
-            let queue = try db.statement("INSERT OR IGNORE INTO queue(channel, due_at, id) VALUES (?, ?, ?)")
-            for (id, channel, dueAt) in rows {
+            let queue = try db.statement(Self.queueInsert)
+            for row in rows {
                 mark.reset()
-                mark.bind(1, id)
+                mark.bind(1, row.entry.id)
                 try mark.run()
-                queue.reset()
-                queue.bind(1, channel)
-                queue.bind(2, dueAt)
-                queue.bind(3, id)
-                try queue.run()
-                deltas.move(channel, from: .inflight, to: .scheduled)
+                try Self.addToQueue(row, queue, &deltas)
+                deltas.move(row.channel, from: .inflight, to: .scheduled)
             }
             return rows.count
         }
@@ -412,13 +477,24 @@ public final class SQLiteQueueStore: QueueStore {
 
 /// Message counts by channel and state, mirrored in memory after each commit.
 final class CountsCache: Sendable {
-    let value: Mutex<[CountDeltas.Key: Int64]>
+    let value: Mutex<[CommitEffects.Key: Int64]>
 
-    init(_ initial: [CountDeltas.Key: Int64]) { value = Mutex(initial) }
+    init(_ initial: [CommitEffects.Key: Int64]) { value = Mutex(initial) }
 
-    func apply(_ deltas: CountDeltas) {
+    func apply(_ deltas: CommitEffects) {
         value.withLock { counts in
             for (key, n) in deltas.changes where n != 0 { counts[key, default: 0] += n }
         }
+    }
+}
+
+/// Who hears of rows entering the queue (the channel schedulers).
+final class QueueObservers: Sendable {
+    private let observers = Mutex<[@Sendable ([QueuedRow]) -> Void]>([])
+
+    func add(_ observer: @escaping @Sendable ([QueuedRow]) -> Void) { observers.withLock { $0.append(observer) } }
+
+    func tell(_ rows: [QueuedRow]) {
+        for observer in observers.withLock({ $0 }) { observer(rows) }
     }
 }

@@ -3,14 +3,17 @@
 // into one transaction (group commit): many concurrent requests, one fsync.
 import Foundation
 
-/// Message-count changes made by a job, applied to the `counts` table in the same transaction.
-struct CountDeltas {
+/// What a job changed: message counts (applied to the `counts` table in the same transaction)
+/// and rows added to the queue.
+struct CommitEffects {
     struct Key: Hashable {
         var channel: String
         var state: MessageState
     }
 
     var changes: [Key: Int64] = [:]
+    /// Rows that entered the queue, announced to the schedulers once committed.
+    var queued: [QueuedRow] = []
 
     mutating func move(_ channel: String, from: MessageState?, to: MessageState?, count: Int64 = 1) {
         guard count != 0 else { return }
@@ -18,30 +21,31 @@ struct CountDeltas {
         if let to { changes[Key(channel: channel, state: to), default: 0] += count }
     }
 
-    mutating func merge(_ other: CountDeltas) {
+    mutating func merge(_ other: CommitEffects) {
         for (key, n) in other.changes { changes[key, default: 0] += n }
+        queued.append(contentsOf: other.queued)
     }
 }
 
 protocol SQLiteJob: AnyObject {
-    func run(_ connection: SQLiteConnection, _ deltas: inout CountDeltas) throws
+    func run(_ connection: SQLiteConnection, _ deltas: inout CommitEffects) throws
     func finish(_ error: (any Error)?)
 }
 
 final class SQLiteJobBox<T: Sendable>: SQLiteJob {
-    let body: (SQLiteConnection, inout CountDeltas) throws -> T
+    let body: (SQLiteConnection, inout CommitEffects) throws -> T
     let continuation: CheckedContinuation<T, any Error>
     var result: T?
 
     init(
-        body: @escaping (SQLiteConnection, inout CountDeltas) throws -> T,
+        body: @escaping (SQLiteConnection, inout CommitEffects) throws -> T,
         continuation: CheckedContinuation<T, any Error>
     ) {
         self.body = body
         self.continuation = continuation
     }
 
-    func run(_ connection: SQLiteConnection, _ deltas: inout CountDeltas) throws {
+    func run(_ connection: SQLiteConnection, _ deltas: inout CommitEffects) throws {
         result = try body(connection, &deltas)
     }
 
@@ -59,7 +63,7 @@ final class SQLiteWorker: @unchecked Sendable {
         /// Each job alone, no transaction of its own (reads).
         case single
         /// Waiting jobs grouped into one transaction; `afterCommit` sees the merged count changes.
-        case grouped(maxJobs: Int, afterCommit: @Sendable (CountDeltas) -> Void)
+        case grouped(maxJobs: Int, afterCommit: @Sendable (CommitEffects) -> Void)
     }
 
     // Guarded by `condition`.
@@ -79,7 +83,7 @@ final class SQLiteWorker: @unchecked Sendable {
         thread.start()
     }
 
-    func submit<T: Sendable>(_ body: @escaping (SQLiteConnection, inout CountDeltas) throws -> T) async throws -> T {
+    func submit<T: Sendable>(_ body: @escaping (SQLiteConnection, inout CommitEffects) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             let job = SQLiteJobBox(body: body, continuation: continuation)
             condition.lock()
@@ -130,7 +134,7 @@ final class SQLiteWorker: @unchecked Sendable {
     }
 
     private func runAlone(_ job: any SQLiteJob) {
-        var ignored = CountDeltas()
+        var ignored = CommitEffects()
         do {
             try job.run(connection, &ignored)
             job.finish(nil)
@@ -139,8 +143,8 @@ final class SQLiteWorker: @unchecked Sendable {
         }
     }
 
-    private func runGrouped(_ batch: [any SQLiteJob], afterCommit: @Sendable (CountDeltas) -> Void) {
-        var total = CountDeltas()
+    private func runGrouped(_ batch: [any SQLiteJob], afterCommit: @Sendable (CommitEffects) -> Void) {
+        var total = CommitEffects()
         var errors: [(any Error)?] = Array(repeating: nil, count: batch.count)
         do {
             try connection.execute("BEGIN IMMEDIATE")
@@ -150,7 +154,7 @@ final class SQLiteWorker: @unchecked Sendable {
         }
         for (index, job) in batch.enumerated() {
             // Each job in its own savepoint: one bad request must not undo its neighbours.
-            var deltas = CountDeltas()
+            var deltas = CommitEffects()
             do {
                 try connection.execute("SAVEPOINT job")
                 try job.run(connection, &deltas)
@@ -174,7 +178,7 @@ final class SQLiteWorker: @unchecked Sendable {
         for (index, job) in batch.enumerated() { job.finish(errors[index]) }
     }
 
-    private func applyCounts(_ deltas: CountDeltas) throws {
+    private func applyCounts(_ deltas: CommitEffects) throws {
         let statement = try connection.statement(
             "INSERT INTO counts(channel, state, n) VALUES (?, ?, ?) ON CONFLICT(channel, state) DO UPDATE SET n = n + excluded.n"
         )

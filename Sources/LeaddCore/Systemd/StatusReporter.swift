@@ -10,7 +10,6 @@ public final class StatusReporter: Sendable {
     private let logger: Logger
     /// (monotonic ms, sent total) samples of the last minute, for the sent/min figure.
     private let samples = Mutex<[(Int64, Int64)]>([])
-    static let dueCap = 1_000_000
 
     public init(runtime: DaemonRuntime, notifier: SystemdNotifier, logger: Logger) {
         self.runtime = runtime
@@ -22,7 +21,8 @@ public final class StatusReporter: Sendable {
     public func line() async -> String {
         let stats = await runtime.store.stats().total
         let queued = stats[.scheduled, default: 0]
-        let due = (try? await runtime.store.dueCount(now: runtime.clock.nowMilliseconds(), cap: Self.dueCap)) ?? 0
+        let wallNow = runtime.clock.nowMilliseconds()
+        let due = runtime.channels.reduce(0) { $0 + ($1.dispatcher?.dueHeld(now: wallNow) ?? 0) }
         let sent = stats[.sent, default: 0]
         let now = ChannelDispatcher.monotonicMilliseconds()
         let perMinute = samples.withLock { samples -> Int64 in
@@ -33,7 +33,7 @@ public final class StatusReporter: Sendable {
         }
         let down = runtime.channels.filter { $0.dispatcher == nil }.count
         var text =
-            "queued \(queued) (due \(due == Self.dueCap ? "\(due)+" : "\(due)")), in flight \(stats[.inflight, default: 0]), sent/min \(perMinute)"
+            "queued \(queued) (due \(due)), in flight \(stats[.inflight, default: 0]), sent/min \(perMinute)"
         let open = runtime.channels.filter {
             if case .open = $0.dispatcher?.breakerSnapshot().state { return true }
             return false

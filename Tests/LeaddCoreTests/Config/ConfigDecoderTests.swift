@@ -26,7 +26,7 @@ import Testing
         #expect(config.channels.map(\.name) == ["demo"])
         #expect(config.channels[0].rate == Rate(count: 100, per: .seconds(1)))
         #expect(config.channels[0].retry.initial == .seconds(30))
-        #expect(config.tenants.rate == Rate(count: 1000, per: .seconds(60)))
+        #expect(config.tenants.defaults.rate == Rate(count: 1000, per: .seconds(60)))
     }
 
     @Test func anEmptyFileMeansDefaults() throws {
@@ -177,5 +177,35 @@ import Testing
         let missing = error("tenants:\n  defaults:\n    schedule: nope\n")
         #expect(missing?.key == "tenants.defaults.schedule")
         #expect(missing?.reason.contains("no schedule 'nope'") == true)
+    }
+
+    @Test func tenantOverridesStartFromTheDefaults() throws {
+        let config = try ConfigDecoder.decode(
+            """
+            schedules:
+              business: {timezone: America/Sao_Paulo, days: [mon-fri], hours: "09:00-18:00"}
+            tenants:
+              defaults: {rate: 1000/min, weight: 2, schedule: business}
+              overrides:
+                acme: {weight: 5, timezone: Europe/Lisbon}
+                night: {rate: 10/s, burst: 3}
+            """, file: "t.yaml")
+        let acme = config.tenants.settings(for: "acme")
+        #expect(acme.weight == 5)
+        #expect(acme.rate == Rate(count: 1000, per: .seconds(60)))
+        #expect(acme.timeZone?.identifier == "Europe/Lisbon")
+        #expect(config.window(forTenant: "acme")?.timeZone.identifier == "Europe/Lisbon")
+        #expect(config.window(forTenant: "other")?.timeZone.identifier == "America/Sao_Paulo")
+        // The lead's own zone wins over the tenant's.
+        #expect(
+            config.window(forTenant: "acme", timeZone: TimeZone(identifier: "Asia/Tokyo"))?.timeZone.identifier
+                == "Asia/Tokyo")
+        #expect(config.tenants.settings(for: "night").burst == 3)
+        #expect(config.tenants.settings(for: "unknown").weight == 2)
+        let bad = error("tenants:\n  overrides:\n    acme:\n      timezone: Mars/Base\n")
+        #expect(bad?.key == "tenants.overrides.acme.timezone")
+        #expect(bad?.line == 4)
+        let unknown = error("tenants:\n  overrides:\n    acme:\n      speed: 3\n")
+        #expect(unknown?.reason.contains("speed") == true)
     }
 }

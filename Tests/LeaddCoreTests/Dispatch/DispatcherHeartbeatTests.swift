@@ -4,16 +4,19 @@ import Testing
 
 @testable import LeaddCore
 
-/// A store whose claims never come back, like a disk that hangs.
+/// A store whose reads never come back, like a disk that hangs.
 final class StuckStore: QueueStore {
     func enqueue(_ messages: [NewMessage], now: Int64) async throws -> [EnqueueResult] { [] }
-    func claimDue(channel: String, now: Int64, limit: Int) async throws -> [ClaimedMessage] {
+    func queueLanes(channel: String) async throws -> [QueueLane] {
         try await Task.sleep(for: .seconds(60))
         return []
     }
+    func queued(
+        channel: String, lane: QueueLane, after: QueueEntry?, dueBy: Int64, limit: Int
+    ) async throws -> [QueueEntry] { [] }
+    func claim(channel: String, _ picks: [QueuedRow]) async throws -> [ClaimedMessage] { [] }
+    func observeQueue(_ observer: @escaping @Sendable ([QueuedRow]) -> Void) {}
     func record(_ outcomes: [DeliveryOutcome]) async throws {}
-    func nextDueTime(channel: String) async throws -> Int64? { nil }
-    func dueCount(now: Int64, cap: Int) async throws -> Int { 0 }
     func message(id: Int64) async throws -> StoredMessage? { nil }
     func stats() async -> QueueStats { QueueStats() }
     func recoverInflight() async throws -> Int { 0 }

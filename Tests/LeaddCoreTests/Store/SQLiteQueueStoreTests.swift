@@ -53,7 +53,10 @@ import Testing
         let store = try SQLiteQueueStore(path: path)
         _ = try await store.enqueue([message(due: 5_000)], now: 0)
         #expect(try await store.claimDue(channel: "sms", now: 4_999, limit: 10).isEmpty)
-        #expect(try await store.nextDueTime(channel: "sms") == 5_000)
+        let lane = QueueLane(priority: .normal, tenant: "acme")
+        #expect(try await store.queueLanes(channel: "sms") == [lane])
+        #expect(
+            try await store.queued(channel: "sms", lane: lane, after: nil, dueBy: .max, limit: 1).map(\.dueAt) == [5_000])
         #expect(try await store.claimDue(channel: "sms", now: 5_000, limit: 10).count == 1)
         await store.close()
     }

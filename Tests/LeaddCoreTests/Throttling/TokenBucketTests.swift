@@ -69,3 +69,21 @@ import Testing
         }
     }
 }
+
+@Suite struct TenantThrottleTests {
+    @Test func eachTenantHasItsOwnBucketAndNoRateMeansNoLimit() {
+        let throttle = TenantThrottle()
+        var limited = TenantSettings()
+        limited.rate = Rate(count: 60, per: .seconds(60))
+        limited.burst = 2
+        #expect(throttle.permit("a", settings: limited, now: 0) == .granted)
+        #expect(throttle.permit("a", settings: limited, now: 0) == .granted)
+        #expect(throttle.permit("a", settings: limited, now: 0) == .notBefore(1_000))
+        #expect(throttle.permit("b", settings: limited, now: 0) == .granted)
+        for _ in 0..<100 { #expect(throttle.permit("c", settings: TenantSettings(), now: 0) == .granted) }
+        #expect(throttle.tracked == 2)
+        // A reload that changes the rate starts a fresh bucket.
+        limited.rate = Rate(count: 10, per: .seconds(1))
+        #expect(throttle.permit("a", settings: limited, now: 0) == .granted)
+    }
+}

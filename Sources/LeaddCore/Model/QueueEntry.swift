@@ -1,0 +1,43 @@
+// A queued message as the scheduler sees it: the lane it waits in and its place in that lane.
+// The store's `queue` table is ordered the same way: channel, priority, tenant, due time, id.
+
+/// Messages of one tenant at one priority on one channel wait in one lane, in due order.
+public struct QueueLane: Hashable, Sendable, CustomStringConvertible {
+    public var priority: Priority
+    public var tenant: String
+
+    public init(priority: Priority, tenant: String) {
+        self.priority = priority
+        self.tenant = tenant
+    }
+
+    public var description: String { "\(tenant)/\(priority)" }
+}
+
+/// A message's place in its lane: due time first, then id (acceptance order).
+public struct QueueEntry: Hashable, Sendable, Comparable {
+    public var dueAt: Int64
+    public var id: Int64
+
+    public init(dueAt: Int64, id: Int64) {
+        self.dueAt = dueAt
+        self.id = id
+    }
+
+    public static func < (a: QueueEntry, b: QueueEntry) -> Bool {
+        a.dueAt != b.dueAt ? a.dueAt < b.dueAt : a.id < b.id
+    }
+}
+
+/// A row that entered the queue (accepted, retried, deferred or re-queued from dead letters).
+public struct QueuedRow: Hashable, Sendable {
+    public var channel: String
+    public var lane: QueueLane
+    public var entry: QueueEntry
+
+    public init(channel: String, lane: QueueLane, entry: QueueEntry) {
+        self.channel = channel
+        self.lane = lane
+        self.entry = entry
+    }
+}

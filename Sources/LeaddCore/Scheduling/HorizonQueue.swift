@@ -1,0 +1,289 @@
+// The soon-due part of one channel's queue, held in memory, and the choice of what goes next.
+//
+// The store keeps the queue in lanes (priority, tenant), each in due order. The horizon holds,
+// per lane, at most `laneCapacity` entries due within `horizon` of now, refilled from the store
+// when it runs low, so memory stays flat however many rows are queued. Rows that enter the queue
+// are announced after their commit (`noted`) and join the horizon directly when their lane is
+// fully loaded; otherwise the lane remembers that the store holds more and reads it later.
+//
+// Choosing (`pick`): priority classes take turns by stride scheduling with weights 81:9:1
+// (urgent:normal:bulk), so urgent goes first but normal and bulk always get a share while they
+// have messages due; within a class, tenants take turns by deficit round robin weighted by
+// their configured weight, so a tenant with a million due messages does not delay one with ten.
+// A value with no clock or I/O of its own: the dispatcher tells it the time and does the reads.
+
+public struct HorizonQueue: Sendable {
+    public struct Settings: Sendable, Equatable {
+        /// How far ahead of now entries are loaded.
+        public var horizon: Int64 = 2_000
+        /// Most entries held per lane.
+        public var laneCapacity = 512
+
+        public init(horizon: Int64 = 2_000, laneCapacity: Int = 512) {
+            self.horizon = horizon
+            self.laneCapacity = laneCapacity
+        }
+    }
+
+    /// A read the dispatcher should make: the lane's entries after `after`, due by `dueBy`.
+    public struct Refill: Sendable, Equatable {
+        public var lane: QueueLane
+        public var after: QueueEntry?
+        public var dueBy: Int64
+        public var limit: Int
+    }
+
+    struct Lane {
+        /// Loaded entries in lane order; `head` is the first not yet taken.
+        var entries: [QueueEntry] = []
+        var head = 0
+        /// Every queued row of the lane up to this one is in `entries` (or was taken).
+        var loadedThrough: QueueEntry?
+        /// No earlier than the due time of the first row after `loadedThrough`; nil: none.
+        var unloadedFrom: Int64? = .min
+        var refilling = false
+        /// Rows announced while a refill was being read, applied when it lands.
+        var announcedDuringRefill: [QueueEntry] = []
+        /// Deficit round robin credit, in messages.
+        var deficit = 0
+
+        var count: Int { entries.count - head }
+        var first: QueueEntry? { head < entries.count ? entries[head] : nil }
+
+        mutating func popFirst() -> QueueEntry {
+            let entry = entries[head]
+            head += 1
+            if head > 64 && head * 2 > entries.count {
+                entries.removeFirst(head)
+                head = 0
+            }
+            return entry
+        }
+
+        /// Inserts in order unless present (announcements may repeat what a refill read).
+        mutating func insert(_ entry: QueueEntry) {
+            var low = head
+            var high = entries.count
+            while low < high {
+                let mid = (low + high) / 2
+                if entries[mid] < entry { low = mid + 1 } else { high = mid }
+            }
+            if low < entries.count && entries[low] == entry { return }
+            entries.insert(entry, at: low)
+        }
+    }
+
+    /// Stride per class: a class is chosen again after `stride` turns of virtual time.
+    static let classStride: [Int64] = [1, 9, 81]
+
+    public let channel: String
+    public var settings: Settings
+    var lanes: [QueueLane: Lane] = [:]
+    private var classPass: [Int64] = [0, 0, 0]
+    private var virtualTime: Int64 = 0
+    /// The lane served last in each class, so turns continue where they left off.
+    private var lastServed: [QueueLane?] = [nil, nil, nil]
+
+    public init(channel: String, settings: Settings = Settings()) {
+        self.channel = channel
+        self.settings = settings
+    }
+
+    /// Starts from the lanes the store holds; their entries are read by the refills that follow.
+    public mutating func start(lanes known: [QueueLane]) {
+        for lane in known where lanes[lane] == nil { lanes[lane] = Lane() }
+    }
+
+    /// Rows that entered the queue (committed).
+    public mutating func noted(_ rows: [QueuedRow], now: Int64) {
+        for row in rows { noted(row.entry, in: row.lane, now: now) }
+    }
+
+    mutating func noted(_ entry: QueueEntry, in key: QueueLane, now: Int64) {
+        var lane = lanes[key] ?? Lane(unloadedFrom: nil)
+        defer { lanes[key] = lane }
+        if lane.refilling {
+            lane.announcedDuringRefill.append(entry)
+            return
+        }
+        place(entry, in: &lane, now: now)
+    }
+
+    private func place(_ entry: QueueEntry, in lane: inout Lane, now: Int64) {
+        if let through = lane.loadedThrough, entry <= through {
+            lane.insert(entry)
+        } else if lane.unloadedFrom == nil && entry.dueAt <= now + settings.horizon
+            && lane.count < settings.laneCapacity
+        {
+            // The lane is fully loaded, so this row is the next one after it.
+            lane.entries.append(entry)
+            lane.loadedThrough = entry
+        } else {
+            lane.unloadedFrom = min(lane.unloadedFrom ?? .max, entry.dueAt)
+        }
+    }
+
+    /// The reads to make now; each lane is marked as being read until `refilled` or `refillFailed`.
+    public mutating func refills(now: Int64) -> [Refill] {
+        var reads: [Refill] = []
+        let dueBy = now + settings.horizon
+        for (key, lane) in lanes where !lane.refilling {
+            guard let from = lane.unloadedFrom, from <= dueBy, lane.count * 2 <= settings.laneCapacity else {
+                continue
+            }
+            reads.append(
+                Refill(lane: key, after: lane.loadedThrough, dueBy: dueBy, limit: settings.laneCapacity - lane.count))
+            lanes[key]!.refilling = true
+        }
+        return reads
+    }
+
+    /// Applies a read: `entries` are the lane's rows after `read.after` due by `read.dueBy`;
+    /// `next` is the due time of the first row after them, when fewer than the limit came back.
+    public mutating func refilled(_ read: Refill, entries: [QueueEntry], next: Int64?, now: Int64) {
+        guard var lane = lanes[read.lane] else { return }
+        lane.refilling = false
+        for entry in entries where lane.loadedThrough.map({ entry > $0 }) ?? true {
+            lane.entries.append(entry)
+            lane.loadedThrough = entry
+        }
+        lane.unloadedFrom = entries.count >= read.limit ? (entries.last?.dueAt ?? .min) : next
+        let announced = lane.announcedDuringRefill
+        lane.announcedDuringRefill = []
+        for entry in announced { place(entry, in: &lane, now: now) }
+        lanes[read.lane] = lane
+        forgetIfIdle(read.lane)
+    }
+
+    /// A read that failed: the lane keeps what it knew and is read again later.
+    public mutating func refillFailed(_ read: Refill, now: Int64) {
+        guard var lane = lanes[read.lane] else { return }
+        lane.refilling = false
+        let announced = lane.announcedDuringRefill
+        lane.announcedDuringRefill = []
+        for entry in announced { place(entry, in: &lane, now: now) }
+        lanes[read.lane] = lane
+    }
+
+    /// Puts back picks that could not be claimed (the store failed); they are still queued there.
+    public mutating func putBack(_ rows: [QueuedRow]) {
+        for row in rows {
+            // A lane forgotten since the pick was empty and fully loaded: the pick is all it has.
+            var lane = lanes[row.lane] ?? Lane(unloadedFrom: nil)
+            if let through = lane.loadedThrough, row.entry <= through {
+                lane.insert(row.entry)
+            } else if lane.unloadedFrom == nil && !lane.refilling {
+                lane.insert(row.entry)
+                lane.loadedThrough = row.entry
+            } else {
+                lane.unloadedFrom = min(lane.unloadedFrom ?? .max, row.entry.dueAt)
+            }
+            lanes[row.lane] = lane
+        }
+    }
+
+    private mutating func forgetIfIdle(_ key: QueueLane) {
+        if let lane = lanes[key], lane.count == 0, lane.unloadedFrom == nil, !lane.refilling {
+            lanes[key] = nil
+        }
+    }
+
+    /// What limits a tenant besides the channel: answers whether one more of its messages may go
+    /// now (taking a token if so), or when it may next.
+    public enum Permit: Equatable {
+        case granted
+        case notBefore(Int64)
+    }
+
+    /// Takes up to `limit` due entries, in turn order. `permit` is asked once per message, for
+    /// the tenant's own limits. Returns the picks and, when a tenant was held back, the earliest
+    /// time it may send again.
+    public mutating func pick(
+        now: Int64, limit: Int, weight: (String) -> Int, permit: (String) -> Permit
+    ) -> (picks: [QueuedRow], blockedUntil: Int64?) {
+        var picks: [QueuedRow] = []
+        var blockedUntil: Int64?
+        // Lanes with an entry due, per class, in a stable order so that turns rotate.
+        var ready: [[QueueLane]] = [[], [], []]
+        for (key, lane) in lanes where (lane.first?.dueAt ?? .max) <= now {
+            ready[key.priority.rawValue].append(key)
+        }
+        var position = [0, 0, 0]
+        for c in 0..<3 where !ready[c].isEmpty {
+            ready[c].sort { $0.tenant < $1.tenant }
+            // A class that had nothing due earns no credit for the time it waited.
+            classPass[c] = max(classPass[c], virtualTime)
+            if let last = lastServed[c] {
+                let resume = (lanes[last]?.deficit ?? 0) > 0
+                position[c] = ready[c].firstIndex { resume ? $0.tenant >= last.tenant : $0.tenant > last.tenant } ?? 0
+            }
+        }
+        while picks.count < limit {
+            var chosen = -1
+            for c in 0..<3 where !ready[c].isEmpty && (chosen < 0 || classPass[c] < classPass[chosen]) { chosen = c }
+            guard chosen >= 0 else { break }
+            // Deficit round robin within the class: a lane's turn earns it its weight in messages;
+            // the turn passes when they are spent, its entries run out, or its tenant is held back.
+            var taken = false
+            while !taken && !ready[chosen].isEmpty {
+                if position[chosen] >= ready[chosen].count { position[chosen] = 0 }
+                let key = ready[chosen][position[chosen]]
+                var lane = lanes[key]!
+                guard let entry = lane.first, entry.dueAt <= now else {
+                    lane.deficit = 0
+                    lanes[key] = lane
+                    ready[chosen].remove(at: position[chosen])
+                    continue
+                }
+                if lane.deficit <= 0 { lane.deficit = max(weight(key.tenant), 1) }
+                switch permit(key.tenant) {
+                case .granted:
+                    _ = lane.popFirst()
+                    lane.deficit -= 1
+                    picks.append(QueuedRow(channel: channel, lane: key, entry: entry))
+                    lastServed[chosen] = key
+                    taken = true
+                    if lane.deficit <= 0 { position[chosen] += 1 }
+                case .notBefore(let time):
+                    blockedUntil = min(blockedUntil ?? .max, time)
+                    ready[chosen].remove(at: position[chosen])
+                }
+                lanes[key] = lane
+            }
+            if taken {
+                virtualTime = classPass[chosen]
+                classPass[chosen] += Self.classStride[chosen]
+            }
+        }
+        for key in Set(picks.map(\.lane)) { forgetIfIdle(key) }
+        return (picks, blockedUntil)
+    }
+
+    /// When something next needs doing: the earliest due entry, or the time a lane's unloaded
+    /// rows come within the horizon.
+    public func nextWake() -> Int64? {
+        var next: Int64?
+        for lane in lanes.values {
+            if let first = lane.first { next = min(next ?? .max, first.dueAt) }
+            if let from = lane.unloadedFrom, !lane.refilling, lane.count * 2 <= settings.laneCapacity {
+                next = min(next ?? .max, from == .min ? .min : from - settings.horizon)
+            }
+        }
+        return next
+    }
+
+    /// Entries held in memory.
+    public var held: Int { lanes.values.reduce(0) { $0 + $1.count } }
+
+    /// Entries held that are due at `now`.
+    public func due(now: Int64) -> Int {
+        var n = 0
+        for lane in lanes.values {
+            for i in lane.head..<lane.entries.count {
+                if lane.entries[i].dueAt > now { break }
+                n += 1
+            }
+        }
+        return n
+    }
+}

@@ -1,0 +1,200 @@
+import Testing
+
+@testable import LeaddCore
+
+@Suite struct HorizonQueueTests {
+    func lane(_ tenant: String, _ priority: Priority = .normal) -> QueueLane {
+        QueueLane(priority: priority, tenant: tenant)
+    }
+
+    /// A queue fed by announcements only (as after a start with an empty store).
+    func queue(_ rows: [(QueueLane, Int64)], capacity: Int = 100_000) -> HorizonQueue {
+        var q = HorizonQueue(channel: "sms", settings: .init(horizon: 1_000_000, laneCapacity: capacity))
+        q.noted(
+            rows.enumerated().map { QueuedRow(channel: "sms", lane: $1.0, entry: QueueEntry(dueAt: $1.1, id: Int64($0))) },
+            now: 0)
+        return q
+    }
+
+    func pick(_ q: inout HorizonQueue, now: Int64 = 0, limit: Int, weights: [String: Int] = [:]) -> [QueuedRow] {
+        q.pick(now: now, limit: limit, weight: { weights[$0] ?? 1 }, permit: { _ in .granted }).picks
+    }
+
+    @Test func aSmallTenantIsNotDelayedByABigOne() {
+        var q = queue(Array(repeating: (lane("big"), 0), count: 10_000) + Array(repeating: (lane("small"), 5), count: 10))
+        let picks = pick(&q, now: 10, limit: 20)
+        #expect(picks.filter { $0.lane.tenant == "small" }.count == 10)
+        #expect(picks.filter { $0.lane.tenant == "big" }.count == 10)
+    }
+
+    @Test func weightsShareTheChannelInProportion() {
+        var q = queue(Array(repeating: (lane("a"), 0), count: 1000) + Array(repeating: (lane("b"), 0), count: 1000))
+        var counts: [String: Int] = [:]
+        // In batches of 7 to check that turns carry over from one batch to the next.
+        for _ in 0..<40 {
+            for p in pick(&q, limit: 7, weights: ["a": 3, "b": 1]) { counts[p.lane.tenant, default: 0] += 1 }
+        }
+        #expect(counts["a"] == 210)
+        #expect(counts["b"] == 70)
+    }
+
+    @Test func urgentGoesFirstWithoutStarvingTheOthers() {
+        var q = queue(
+            Array(repeating: (lane("t", .bulk), 0), count: 1000) + Array(repeating: (lane("t", .normal), 0), count: 1000)
+                + Array(repeating: (lane("t", .urgent), 0), count: 1000))
+        let first = pick(&q, limit: 1)
+        #expect(first.first?.lane.priority == .urgent)
+        var counts: [Priority: Int] = [.urgent: 1]
+        for p in pick(&q, limit: 90) { counts[p.lane.priority, default: 0] += 1 }
+        #expect(counts == [.urgent: 81, .normal: 9, .bulk: 1])
+    }
+
+    @Test func aLowerClassAloneGetsEverything() {
+        var q = queue(Array(repeating: (lane("t", .bulk), 0), count: 50))
+        #expect(pick(&q, limit: 100).count == 50)
+    }
+
+    @Test func nothingIsPickedBeforeItIsDue() {
+        var q = queue([(lane("a"), 100), (lane("a"), 200), (lane("b"), 150)])
+        #expect(pick(&q, now: 99, limit: 10).isEmpty)
+        #expect(q.nextWake() == 100)
+        #expect(pick(&q, now: 150, limit: 10).map(\.entry.dueAt).sorted() == [100, 150])
+        #expect(q.nextWake() == 200)
+        #expect(pick(&q, now: 1000, limit: 10).map(\.entry.dueAt) == [200])
+        #expect(q.nextWake() == nil)
+        #expect(q.held == 0)
+    }
+
+    @Test func aHeldBackTenantLetsTheOthersGo() {
+        var q = queue(Array(repeating: (lane("limited"), 0), count: 10) + Array(repeating: (lane("free"), 0), count: 10))
+        var allowed = 2
+        let result = q.pick(
+            now: 0, limit: 100, weight: { _ in 1 },
+            permit: { tenant in
+                guard tenant == "limited" else { return .granted }
+                allowed -= 1
+                return allowed >= 0 ? .granted : .notBefore(500)
+            })
+        #expect(result.picks.filter { $0.lane.tenant == "limited" }.count == 2)
+        #expect(result.picks.filter { $0.lane.tenant == "free" }.count == 10)
+        #expect(result.blockedUntil == 500)
+        #expect(q.held == 8)
+    }
+
+    @Test func lanesFoundAtStartAreReadAndTheRestWaitsBeyondTheHorizon() {
+        var q = HorizonQueue(channel: "sms", settings: .init(horizon: 1_000, laneCapacity: 4))
+        q.start(lanes: [lane("a")])
+        #expect(q.nextWake() == .min)
+        let reads = q.refills(now: 0)
+        #expect(reads == [HorizonQueue.Refill(lane: lane("a"), after: nil, dueBy: 1_000, limit: 4)])
+        // Reads are not repeated while one is in flight.
+        #expect(q.refills(now: 0).isEmpty)
+        q.refilled(reads[0], entries: [.init(dueAt: 10, id: 1), .init(dueAt: 20, id: 2)], next: 5_000, now: 0)
+        #expect(q.held == 2)
+        #expect(q.refills(now: 0).isEmpty)
+        #expect(pick(&q, now: 20, limit: 10).map(\.entry.id) == [1, 2])
+        // The next row comes within the horizon at 4,000.
+        #expect(q.nextWake() == 4_000)
+        let later = q.refills(now: 4_000)
+        #expect(later.first?.after == QueueEntry(dueAt: 20, id: 2))
+    }
+
+    @Test func announcementsDuringARefillAreNeitherLostNorDoubled() {
+        var q = HorizonQueue(channel: "sms", settings: .init(horizon: 1_000, laneCapacity: 10))
+        q.start(lanes: [lane("a")])
+        let read = q.refills(now: 0)[0]
+        // Committed after the read's snapshot (id 3) and before it (id 2, also in the read).
+        q.noted(
+            [
+                QueuedRow(channel: "sms", lane: lane("a"), entry: .init(dueAt: 5, id: 3)),
+                QueuedRow(channel: "sms", lane: lane("a"), entry: .init(dueAt: 4, id: 2)),
+            ], now: 0)
+        q.refilled(read, entries: [.init(dueAt: 1, id: 1), .init(dueAt: 4, id: 2)], next: nil, now: 0)
+        #expect(pick(&q, now: 10, limit: 10).map(\.entry.id) == [1, 2, 3])
+    }
+
+    @Test func aFullLaneRemembersWhatItDidNotLoad() {
+        var q = queue([(lane("a"), 1), (lane("a"), 2)], capacity: 2)
+        q.noted([QueuedRow(channel: "sms", lane: lane("a"), entry: .init(dueAt: 3, id: 10))], now: 0)
+        #expect(q.held == 2)
+        _ = pick(&q, now: 5, limit: 2)
+        let reads = q.refills(now: 5)
+        #expect(reads.map(\.after) == [QueueEntry(dueAt: 2, id: 1)])
+    }
+
+    @Test func anEarlierRowJoinsItsPlaceInALoadedLane() {
+        var q = queue([(lane("a"), 100), (lane("a"), 300)])
+        q.noted([QueuedRow(channel: "sms", lane: lane("a"), entry: .init(dueAt: 200, id: 9))], now: 0)
+        #expect(pick(&q, now: 1000, limit: 10).map(\.entry.dueAt) == [100, 200, 300])
+    }
+
+    @Test func picksPutBackAfterAFailedClaimAreOfferedAgain() {
+        var q = queue([(lane("a"), 1), (lane("a"), 2)])
+        let picks = pick(&q, now: 5, limit: 10)
+        #expect(q.held == 0)
+        q.putBack(picks)
+        #expect(pick(&q, now: 5, limit: 10).map(\.entry.id) == [0, 1])
+    }
+
+    /// Property: whatever the load, no tenant bucket and no channel bucket is ever exceeded over
+    /// any window, and every message is picked exactly once.
+    @Test(arguments: [1, 2, 3, 4, 5])
+    func noBucketIsEverExceeded(seed: UInt64) {
+        var random = SplitMix64(seed: seed)
+        let tenantRate = Rate(count: 5, per: .seconds(1))
+        let channelRate = Rate(count: 12, per: .seconds(1))
+        var q = HorizonQueue(channel: "sms", settings: .init(horizon: 500, laneCapacity: 64))
+        var tenantBuckets: [String: TokenBucket] = [:]
+        var channel = TokenBucket(rate: channelRate, burst: 3, now: 0)
+        var sends: [String: [Int64]] = [:]
+        var all: [Int64] = []
+        var nextID: Int64 = 0
+        var picked = Set<Int64>()
+        for step in 0..<4_000 {
+            let now = Int64(step * 10)
+            if random.next() % 3 == 0 {
+                let count = Int(random.next() % 20)
+                var rows: [QueuedRow] = []
+                for _ in 0..<count {
+                    let tenant = "t\(random.next() % 4)"
+                    let priority = Priority(rawValue: Int(random.next() % 3))!
+                    rows.append(
+                        QueuedRow(
+                            channel: "sms", lane: QueueLane(priority: priority, tenant: tenant),
+                            entry: QueueEntry(dueAt: now + Int64(random.next() % 300), id: nextID)))
+                    nextID += 1
+                }
+                q.noted(rows, now: now)
+            }
+            let tokens = channel.take(Int(random.next() % 8) + 1, now: now)
+            let result = q.pick(
+                now: now, limit: tokens, weight: { _ in 1 },
+                permit: { tenant in
+                    var bucket = tenantBuckets[tenant] ?? TokenBucket(rate: tenantRate, burst: 2, now: 0)
+                    defer { tenantBuckets[tenant] = bucket }
+                    return bucket.take(1, now: now) == 1 ? .granted : .notBefore(bucket.nextToken(now: now))
+                })
+            channel.giveBack(tokens - result.picks.count, now: now)
+            for p in result.picks {
+                #expect(p.entry.dueAt <= now)
+                #expect(picked.insert(p.entry.id).inserted)
+                sends[p.lane.tenant, default: []].append(now)
+                all.append(now)
+            }
+        }
+        // Over any window of length w: at most burst + rate * w sends.
+        func check(_ times: [Int64], burst: Int, perSecond: Int) {
+            for window: Int64 in [1, 100, 1_000, 5_000] {
+                var s = 0
+                for e in times.indices {
+                    while times[e] - times[s] >= window { s += 1 }
+                    let allowed = burst + Int((Int64(perSecond) * window + 999) / 1000)
+                    #expect(e - s + 1 <= allowed, "window \(window) ms ending at \(times[e])")
+                }
+            }
+        }
+        for times in sends.values { check(times, burst: 2, perSecond: 5) }
+        check(all, burst: 3, perSecond: 12)
+        #expect(!all.isEmpty)
+    }
+}
