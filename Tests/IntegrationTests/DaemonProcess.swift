@@ -86,9 +86,13 @@ final class DaemonProcess {
     /// Sends `count` messages due now (keys `<prefix>0`…) as one JSON-RPC batch; returns how many
     /// were acknowledged.
     @discardableResult
-    func sendBatch(_ count: Int, keyPrefix: String) throws -> Int {
+    func sendBatch(
+        _ count: Int, keyPrefix: String, tenant: String = "acme", extra: JSONObject = JSONObject()
+    ) throws -> Int {
         let batch = (0..<count).map {
-            ControlClient.request("message.send", sendParams(key: "\(keyPrefix)\($0)"), id: Int64($0))
+            var params = sendParams(tenant: tenant, key: "\(keyPrefix)\($0)")
+            for (key, value) in extra { params[key] = value }
+            return ControlClient.request("message.send", params, id: Int64($0))
         }
         let client = try client()
         try client.writeLine(JSONValue.array(batch).serialized)
@@ -105,6 +109,9 @@ final class DaemonProcess {
     var sentLines: [String] {
         ((try? String(contentsOfFile: sentPath, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
     }
+
+    /// The test plugin's records in the order it sent them.
+    var sentRecords: [JSONValue] { sentLines.compactMap { try? JSONValue.parse($0) } }
 
     /// Polls `condition` until it holds or the timeout passes.
     func eventually(timeout: TimeInterval = 30, _ condition: () throws -> Bool) rethrows -> Bool {

@@ -154,17 +154,13 @@ public final class ControlService: Sendable {
             throw .invalidParams(field: "text", "one of text, html or template is required")
         }
         let now = runtime.clock.nowMilliseconds()
-        var dueAt = try p.timestamp("send_at") ?? now
+        let dueAt = try p.timestamp("send_at") ?? now
         var zone: TimeZone?
         if let name = try p.string("timezone", maxLength: 64) {
             guard let value = TimeZone(identifier: name) else {
                 throw .invalidParams(field: "timezone", "'\(name)' is not an IANA time zone (like America/Sao_Paulo)")
             }
             zone = value
-        }
-        // Due outside the tenant's window (in the lead's zone): due when the window next opens.
-        if let window = runtime.config.current.window(forTenant: tenant, timeZone: zone) {
-            dueAt = window.nextOpening(after: dueAt)
         }
         var priority = Priority.normal
         if let word = try p.string("priority", maxLength: 16) {

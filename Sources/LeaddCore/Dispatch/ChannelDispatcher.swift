@@ -30,6 +30,7 @@ public final class ChannelDispatcher: Sendable {
     private let lastBeat = Atomic<Int64>(ChannelDispatcher.monotonicMilliseconds())
     private let horizon: Mutex<HorizonQueue>
     private let tenantThrottle: TenantThrottle
+    private let windows = WindowGate()
 
     /// The longest a loop sleeps without looking at the queue.
     static let maximumIdle: Duration = .seconds(1)
@@ -190,14 +191,24 @@ public final class ChannelDispatcher: Sendable {
         return ok
     }
 
-    /// Chooses the next messages: priorities, fair share and each tenant's own limit.
+    /// Chooses the next messages: priorities, fair share, sending windows and each tenant's own limit.
     private func pick(now: Int64, limit: Int) -> (picks: [QueuedRow], blockedUntil: Int64?) {
-        let tenants = config.current.tenants
+        let current = config.current
         let throttle = tenantThrottle
+        let windows = self.windows
         return horizon.withLock { horizon in
             horizon.pick(
-                now: now, limit: limit, weight: { tenants.settings(for: $0).weight },
-                permit: { throttle.permit($0, settings: tenants.settings(for: $0), now: now) })
+                now: now, limit: limit, weight: { current.tenants.settings(for: $0).weight },
+                permit: { lane in
+                    // Outside its window a lane waits untouched; the window is asked first so that
+                    // no tenant token is spent on a message that cannot go.
+                    if let opening = windows.closedUntil(
+                        tenant: lane.tenant, zone: lane.zone, config: current, now: now)
+                    {
+                        return .notBefore(opening)
+                    }
+                    return throttle.permit(lane.tenant, settings: current.tenants.settings(for: lane.tenant), now: now)
+                })
         }
     }
 
@@ -275,12 +286,14 @@ public final class ChannelDispatcher: Sendable {
         var batch: [ClaimedMessage] = []
         var outside: [DeliveryOutcome] = []
         for message in claimed {
-            let zone = message.timeZone.flatMap(TimeZone.init(identifier:))
-            if let window = current.window(forTenant: message.tenant, timeZone: zone), !window.contains(checkedAt) {
+            if let opening = windows.closedUntil(
+                tenant: message.tenant, zone: message.timeZone ?? "", config: current, now: checkedAt)
+            {
+                let window = current.tenants.settings(for: message.tenant).schedule ?? ""
                 outside.append(
                     DeliveryOutcome(
-                        id: message.id, channel: name, kind: .deferred(at: window.nextOpening(after: checkedAt)),
-                        at: checkedAt, word: "deferred", detail: "outside sending window \(window.name)"))
+                        id: message.id, channel: name, kind: .deferred(at: opening), at: checkedAt, word: "deferred",
+                        detail: "outside sending window \(window)"))
             } else {
                 batch.append(message)
             }

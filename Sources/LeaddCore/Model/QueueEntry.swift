@@ -1,17 +1,26 @@
 // A queued message as the scheduler sees it: the lane it waits in and its place in that lane.
-// The store's `queue` table is ordered the same way: channel, priority, tenant, due time, id.
+// The store's `queue` table is ordered the same way: channel, priority, tenant, zone, due time, id.
 
-/// Messages of one tenant at one priority on one channel wait in one lane, in due order.
+/// Messages of one tenant at one priority on one channel wait in one lane, in due order; those
+/// that carry their lead's own time zone wait in a lane per zone, since their window differs.
 public struct QueueLane: Hashable, Sendable, CustomStringConvertible {
     public var priority: Priority
     public var tenant: String
+    /// The lead's IANA time zone; empty: the tenant's.
+    public var zone: String
 
-    public init(priority: Priority, tenant: String) {
+    public init(priority: Priority, tenant: String, zone: String = "") {
         self.priority = priority
         self.tenant = tenant
+        self.zone = zone
     }
 
-    public var description: String { "\(tenant)/\(priority)" }
+    public var description: String { "\(tenant)/\(priority)\(zone.isEmpty ? "" : "/" + zone)" }
+
+    /// Ring order within a priority class: a tenant's lanes side by side.
+    static func ringOrder(_ a: QueueLane, _ b: QueueLane) -> Bool {
+        a.tenant != b.tenant ? a.tenant < b.tenant : a.zone < b.zone
+    }
 }
 
 /// A message's place in its lane: due time first, then id (acceptance order).

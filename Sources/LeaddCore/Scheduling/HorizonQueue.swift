@@ -196,10 +196,10 @@ public struct HorizonQueue: Sendable {
     }
 
     /// Takes up to `limit` due entries, in turn order. `permit` is asked once per message, for
-    /// the tenant's own limits. Returns the picks and, when a tenant was held back, the earliest
-    /// time it may send again.
+    /// the lane's sending window and its tenant's own limits. Returns the picks and, when a lane
+    /// was held back, the earliest time it may send again.
     public mutating func pick(
-        now: Int64, limit: Int, weight: (String) -> Int, permit: (String) -> Permit
+        now: Int64, limit: Int, weight: (String) -> Int, permit: (QueueLane) -> Permit
     ) -> (picks: [QueuedRow], blockedUntil: Int64?) {
         var picks: [QueuedRow] = []
         var blockedUntil: Int64?
@@ -210,12 +210,15 @@ public struct HorizonQueue: Sendable {
         }
         var position = [0, 0, 0]
         for c in 0..<3 where !ready[c].isEmpty {
-            ready[c].sort { $0.tenant < $1.tenant }
+            ready[c].sort(by: QueueLane.ringOrder)
             // A class that had nothing due earns no credit for the time it waited.
             classPass[c] = max(classPass[c], virtualTime)
             if let last = lastServed[c] {
                 let resume = (lanes[last]?.deficit ?? 0) > 0
-                position[c] = ready[c].firstIndex { resume ? $0.tenant >= last.tenant : $0.tenant > last.tenant } ?? 0
+                position[c] =
+                    ready[c].firstIndex {
+                        resume ? !QueueLane.ringOrder($0, last) : QueueLane.ringOrder(last, $0)
+                    } ?? 0
             }
         }
         while picks.count < limit {
@@ -236,7 +239,7 @@ public struct HorizonQueue: Sendable {
                     continue
                 }
                 if lane.deficit <= 0 { lane.deficit = max(weight(key.tenant), 1) }
-                switch permit(key.tenant) {
+                switch permit(key) {
                 case .granted:
                     _ = lane.popFirst()
                     lane.deficit -= 1

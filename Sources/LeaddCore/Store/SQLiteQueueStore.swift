@@ -125,7 +125,8 @@ public final class SQLiteQueueStore: QueueStore {
                     let id = db.lastInsertRowID
                     try Self.addToQueue(
                         QueuedRow(
-                            channel: m.channel, lane: QueueLane(priority: m.priority, tenant: m.tenant),
+                            channel: m.channel,
+                            lane: QueueLane(priority: m.priority, tenant: m.tenant, zone: m.timeZone ?? ""),
                             entry: QueueEntry(dueAt: m.dueAt, id: id)), queue, &deltas)
                     deltas.move(m.channel, from: nil, to: .scheduled)
                     results.append(EnqueueResult(id: id, duplicate: false))
@@ -143,7 +144,8 @@ public final class SQLiteQueueStore: QueueStore {
         }
     }
 
-    static let queueInsert = "INSERT OR IGNORE INTO queue(channel, priority, tenant, due_at, id) VALUES (?, ?, ?, ?, ?)"
+    static let queueInsert =
+        "INSERT OR IGNORE INTO queue(channel, priority, tenant, zone, due_at, id) VALUES (?, ?, ?, ?, ?, ?)"
 
     /// Puts a row in the queue and notes it for the schedulers.
     private static func addToQueue(_ row: QueuedRow, _ insert: SQLiteStatement, _ effects: inout CommitEffects) throws {
@@ -151,8 +153,9 @@ public final class SQLiteQueueStore: QueueStore {
         insert.bind(1, row.channel)
         insert.bind(2, Int64(row.lane.priority.rawValue))
         insert.bind(3, row.lane.tenant)
-        insert.bind(4, row.entry.dueAt)
-        insert.bind(5, row.entry.id)
+        insert.bind(4, row.lane.zone)
+        insert.bind(5, row.entry.dueAt)
+        insert.bind(6, row.entry.id)
         try insert.run()
         effects.queued.append(row)
     }
@@ -166,20 +169,22 @@ public final class SQLiteQueueStore: QueueStore {
             // A loose index scan: one seek per lane, however many rows each lane holds.
             let next = try db.statement(
                 """
-                SELECT priority, tenant FROM queue WHERE channel = ?1 AND (priority, tenant) > (?2, ?3)
-                ORDER BY priority, tenant LIMIT 1
+                SELECT priority, tenant, zone FROM queue WHERE channel = ?1 AND (priority, tenant, zone) > (?2, ?3, ?4)
+                ORDER BY priority, tenant, zone LIMIT 1
                 """)
             defer { next.reset() }
             var lanes: [QueueLane] = []
-            var after = (Int64(-1), "")
+            var after = (Int64(-1), "", "")
             while true {
                 next.reset()
                 next.bind(1, channel)
                 next.bind(2, after.0)
                 next.bind(3, after.1)
+                next.bind(4, after.2)
                 guard try next.step() else { break }
-                after = (next.int64(0), next.string(1))
-                lanes.append(QueueLane(priority: Priority(rawValue: Int(after.0)) ?? .normal, tenant: after.1))
+                after = (next.int64(0), next.string(1), next.string(2))
+                lanes.append(
+                    QueueLane(priority: Priority(rawValue: Int(after.0)) ?? .normal, tenant: after.1, zone: after.2))
             }
             return lanes
         }
@@ -191,7 +196,7 @@ public final class SQLiteQueueStore: QueueStore {
         try await reader.submit { db, _ in
             let s = try db.statement(
                 """
-                SELECT due_at, id FROM queue WHERE channel = ?1 AND priority = ?2 AND tenant = ?3
+                SELECT due_at, id FROM queue WHERE channel = ?1 AND priority = ?2 AND tenant = ?3 AND zone = ?8
                 AND (due_at, id) > (?4, ?5) AND due_at <= ?7 ORDER BY due_at, id LIMIT ?6
                 """)
             defer { s.reset() }
@@ -202,6 +207,7 @@ public final class SQLiteQueueStore: QueueStore {
             s.bind(5, after?.id ?? Int64.min)
             s.bind(6, Int64(limit))
             s.bind(7, dueBy)
+            s.bind(8, lane.zone)
             var entries: [QueueEntry] = []
             while try s.step() { entries.append(QueueEntry(dueAt: s.int64(0), id: s.int64(1))) }
             return entries
@@ -213,11 +219,12 @@ public final class SQLiteQueueStore: QueueStore {
         return try await writer.submit { db, deltas in
             // The queue row is the claim: a message cancelled or claimed since it was read has none.
             let delete = try db.statement(
-                "DELETE FROM queue WHERE channel = ? AND priority = ? AND tenant = ? AND due_at = ? AND id = ?")
+                "DELETE FROM queue WHERE channel = ? AND priority = ? AND tenant = ? AND zone = ? AND due_at = ? AND id = ?"
+            )
             let take = try db.statement(
                 """
                 UPDATE messages SET state = 1 WHERE id = ? AND state = 0
-                RETURNING recipient, content, idempotency_key, attempts, created_at, timezone
+                RETURNING recipient, content, idempotency_key, attempts, created_at
                 """)
             var claimed: [ClaimedMessage] = []
             claimed.reserveCapacity(picks.count)
@@ -226,8 +233,9 @@ public final class SQLiteQueueStore: QueueStore {
                 delete.bind(1, channel)
                 delete.bind(2, Int64(pick.lane.priority.rawValue))
                 delete.bind(3, pick.lane.tenant)
-                delete.bind(4, pick.entry.dueAt)
-                delete.bind(5, pick.entry.id)
+                delete.bind(4, pick.lane.zone)
+                delete.bind(5, pick.entry.dueAt)
+                delete.bind(6, pick.entry.id)
                 try delete.run()
                 guard db.changes == 1 else { continue }
                 take.reset()
@@ -240,7 +248,7 @@ public final class SQLiteQueueStore: QueueStore {
                         contentJSON: take.string(1),
                         idempotencyKey: effectiveIdempotencyKey(id: id, given: take.stringOrNil(2)),
                         dueAt: pick.entry.dueAt, attemptCount: Int(take.int64(3)), createdAt: take.int64(4),
-                        priority: pick.lane.priority, timeZone: take.stringOrNil(5)))
+                        priority: pick.lane.priority, timeZone: pick.lane.zone.isEmpty ? nil : pick.lane.zone))
             }
             take.reset()
             deltas.move(channel, from: .scheduled, to: .inflight, count: Int64(claimed.count))
@@ -257,10 +265,10 @@ public final class SQLiteQueueStore: QueueStore {
             let retry = try db.statement(
                 """
                 UPDATE messages SET state = 0, due_at = ?, attempts = attempts + 1, last_error = ?
-                WHERE id = ? AND state = 1 RETURNING priority, tenant
+                WHERE id = ? AND state = 1 RETURNING priority, tenant, timezone
                 """)
             let deferred = try db.statement(
-                "UPDATE messages SET state = 0, due_at = ?, last_error = ? WHERE id = ? AND state = 1 RETURNING priority, tenant"
+                "UPDATE messages SET state = 0, due_at = ?, last_error = ? WHERE id = ? AND state = 1 RETURNING priority, tenant, timezone"
             )
             let final = try db.statement(
                 "UPDATE messages SET state = ?, attempts = attempts + 1, last_error = ? WHERE id = ? AND state = 1")
@@ -300,7 +308,8 @@ public final class SQLiteQueueStore: QueueStore {
                     // RETURNING gives the lane; no row means the message was no longer in flight.
                     guard try statement.step() else { continue }
                     let lane = QueueLane(
-                        priority: Priority(rawValue: Int(statement.int64(0))) ?? .normal, tenant: statement.string(1))
+                        priority: Priority(rawValue: Int(statement.int64(0))) ?? .normal, tenant: statement.string(1),
+                        zone: statement.stringOrNil(2) ?? "")
                     statement.reset()
                     try Self.addToQueue(
                         QueuedRow(channel: o.channel, lane: lane, entry: QueueEntry(dueAt: requeueAt, id: o.id)), queue,
@@ -394,12 +403,14 @@ public final class SQLiteQueueStore: QueueStore {
         let (clause, bindings) = Self.deadClause(filter)
         return try await writer.submit { db, deltas in
             let select = try db.statement(
-                "SELECT id, channel, priority, tenant FROM messages WHERE \(clause)", cached: filter.ids == nil)
+                "SELECT id, channel, priority, tenant, timezone FROM messages WHERE \(clause)",
+                cached: filter.ids == nil)
             for (index, value) in bindings.enumerated() { select.bind(Int32(index + 1), value) }
             var rows: [(Int64, String, QueueLane)] = []
             while try select.step() {
                 let lane = QueueLane(
-                    priority: Priority(rawValue: Int(select.int64(2))) ?? .normal, tenant: select.string(3))
+                    priority: Priority(rawValue: Int(select.int64(2))) ?? .normal, tenant: select.string(3),
+                    zone: select.stringOrNil(4) ?? "")
                 rows.append((select.int64(0), select.string(1), lane))
             }
             select.reset()
@@ -445,14 +456,15 @@ public final class SQLiteQueueStore: QueueStore {
     public func recoverInflight() async throws -> Int {
         try await writer.submit { db, deltas in
             let select = try db.statement(
-                "SELECT id, channel, due_at, priority, tenant FROM messages WHERE state = 1")
+                "SELECT id, channel, due_at, priority, tenant, timezone FROM messages WHERE state = 1")
             var rows: [QueuedRow] = []
             while try select.step() {
                 rows.append(
                     QueuedRow(
                         channel: select.string(1),
                         lane: QueueLane(
-                            priority: Priority(rawValue: Int(select.int64(3))) ?? .normal, tenant: select.string(4)),
+                            priority: Priority(rawValue: Int(select.int64(3))) ?? .normal, tenant: select.string(4),
+                            zone: select.stringOrNil(5) ?? ""),
                         entry: QueueEntry(dueAt: select.int64(2), id: select.int64(0))))
             }
             select.reset()

@@ -101,18 +101,19 @@ enum Schema {
         """
         CREATE INDEX messages_dead ON messages(id) WHERE state = 4;
         """,
-        // 3: the queue in lanes (priority, tenant) so the scheduler can serve tenants fairly and
-        // urgent before bulk without reading past a big tenant's backlog; a lead's own time zone.
+        // 3: the queue in lanes (priority, tenant, lead's zone) so the scheduler can serve tenants
+        // fairly and urgent before bulk without reading past a big tenant's backlog.
         """
         CREATE TABLE queue_lanes (
             channel TEXT NOT NULL,
             priority INTEGER NOT NULL,
             tenant TEXT NOT NULL,
+            zone TEXT NOT NULL,
             due_at INTEGER NOT NULL,
             id INTEGER NOT NULL,
-            PRIMARY KEY (channel, priority, tenant, due_at, id)
+            PRIMARY KEY (channel, priority, tenant, zone, due_at, id)
         ) WITHOUT ROWID;
-        INSERT INTO queue_lanes SELECT q.channel, m.priority, m.tenant, q.due_at, q.id
+        INSERT INTO queue_lanes SELECT q.channel, m.priority, m.tenant, '', q.due_at, q.id
             FROM queue q JOIN messages m ON m.id = q.id;
         DROP TABLE queue;
         ALTER TABLE queue_lanes RENAME TO queue;

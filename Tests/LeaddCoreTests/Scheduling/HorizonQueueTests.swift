@@ -11,7 +11,9 @@ import Testing
     func queue(_ rows: [(QueueLane, Int64)], capacity: Int = 100_000) -> HorizonQueue {
         var q = HorizonQueue(channel: "sms", settings: .init(horizon: 1_000_000, laneCapacity: capacity))
         q.noted(
-            rows.enumerated().map { QueuedRow(channel: "sms", lane: $1.0, entry: QueueEntry(dueAt: $1.1, id: Int64($0))) },
+            rows.enumerated().map {
+                QueuedRow(channel: "sms", lane: $1.0, entry: QueueEntry(dueAt: $1.1, id: Int64($0)))
+            },
             now: 0)
         return q
     }
@@ -21,7 +23,8 @@ import Testing
     }
 
     @Test func aSmallTenantIsNotDelayedByABigOne() {
-        var q = queue(Array(repeating: (lane("big"), 0), count: 10_000) + Array(repeating: (lane("small"), 5), count: 10))
+        var q = queue(
+            Array(repeating: (lane("big"), 0), count: 10_000) + Array(repeating: (lane("small"), 5), count: 10))
         let picks = pick(&q, now: 10, limit: 20)
         #expect(picks.filter { $0.lane.tenant == "small" }.count == 10)
         #expect(picks.filter { $0.lane.tenant == "big" }.count == 10)
@@ -40,7 +43,8 @@ import Testing
 
     @Test func urgentGoesFirstWithoutStarvingTheOthers() {
         var q = queue(
-            Array(repeating: (lane("t", .bulk), 0), count: 1000) + Array(repeating: (lane("t", .normal), 0), count: 1000)
+            Array(repeating: (lane("t", .bulk), 0), count: 1000)
+                + Array(repeating: (lane("t", .normal), 0), count: 1000)
                 + Array(repeating: (lane("t", .urgent), 0), count: 1000))
         let first = pick(&q, limit: 1)
         #expect(first.first?.lane.priority == .urgent)
@@ -66,12 +70,13 @@ import Testing
     }
 
     @Test func aHeldBackTenantLetsTheOthersGo() {
-        var q = queue(Array(repeating: (lane("limited"), 0), count: 10) + Array(repeating: (lane("free"), 0), count: 10))
+        var q = queue(
+            Array(repeating: (lane("limited"), 0), count: 10) + Array(repeating: (lane("free"), 0), count: 10))
         var allowed = 2
         let result = q.pick(
             now: 0, limit: 100, weight: { _ in 1 },
-            permit: { tenant in
-                guard tenant == "limited" else { return .granted }
+            permit: { lane in
+                guard lane.tenant == "limited" else { return .granted }
                 allowed -= 1
                 return allowed >= 0 ? .granted : .notBefore(500)
             })
@@ -169,7 +174,8 @@ import Testing
             let tokens = channel.take(Int(random.next() % 8) + 1, now: now)
             let result = q.pick(
                 now: now, limit: tokens, weight: { _ in 1 },
-                permit: { tenant in
+                permit: { lane in
+                    let tenant = lane.tenant
                     var bucket = tenantBuckets[tenant] ?? TokenBucket(rate: tenantRate, burst: 2, now: 0)
                     defer { tenantBuckets[tenant] = bucket }
                     return bucket.take(1, now: now) == 1 ? .granted : .notBefore(bucket.nextToken(now: now))

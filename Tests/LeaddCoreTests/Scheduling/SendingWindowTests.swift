@@ -69,3 +69,42 @@ import Testing
         }
     }
 }
+
+@Suite struct WindowGateTests {
+    func config(hours: String, zone: String = "UTC") throws -> LeaddConfig {
+        try ConfigDecoder.decode(
+            """
+            schedules:
+              office: {timezone: \(zone), hours: "\(hours)"}
+            tenants:
+              defaults: {schedule: office}
+              overrides:
+                lisbon: {timezone: Europe/Lisbon}
+                free: {schedule: office}
+            """, file: "t.yaml")
+    }
+
+    // 2026-01-05 (a Monday) 08:30 UTC.
+    let monday0830: Int64 = 1_767_601_800_000
+
+    @Test func aClosedWindowSaysWhenItOpensAndAReloadIsSeenAtOnce() throws {
+        let gate = WindowGate()
+        let nine = try config(hours: "09:00-18:00")
+        #expect(gate.closedUntil(tenant: "acme", zone: "", config: nine, now: monday0830) == monday0830 + 1_800_000)
+        // Asked again, the same answer (remembered); after a reload to an open window, open.
+        #expect(gate.closedUntil(tenant: "acme", zone: "", config: nine, now: monday0830 + 1) == monday0830 + 1_800_000)
+        let eight = try config(hours: "08:00-18:00")
+        #expect(gate.closedUntil(tenant: "acme", zone: "", config: eight, now: monday0830 + 2) == nil)
+        #expect(gate.closedUntil(tenant: "acme", zone: "", config: nine, now: monday0830 + 1_800_000) == nil)
+    }
+
+    @Test func theLeadsZoneAndTheTenantsZoneReplaceTheSchedulesZone() throws {
+        let gate = WindowGate()
+        let config = try config(hours: "09:00-18:00")
+        // 08:30 UTC: 08:30 in Lisbon (UTC+0 in winter), 17:30 in Tokyo, 09:30 in Berlin, 03:30 in New York.
+        #expect(gate.closedUntil(tenant: "lisbon", zone: "", config: config, now: monday0830) != nil)
+        #expect(gate.closedUntil(tenant: "acme", zone: "Asia/Tokyo", config: config, now: monday0830) == nil)
+        #expect(gate.closedUntil(tenant: "acme", zone: "Europe/Berlin", config: config, now: monday0830) == nil)
+        #expect(gate.closedUntil(tenant: "acme", zone: "America/New_York", config: config, now: monday0830) != nil)
+    }
+}

@@ -56,7 +56,9 @@ import Testing
         let lane = QueueLane(priority: .normal, tenant: "acme")
         #expect(try await store.queueLanes(channel: "sms") == [lane])
         #expect(
-            try await store.queued(channel: "sms", lane: lane, after: nil, dueBy: .max, limit: 1).map(\.dueAt) == [5_000])
+            try await store.queued(channel: "sms", lane: lane, after: nil, dueBy: .max, limit: 1).map(\.dueAt) == [
+                5_000
+            ])
         #expect(try await store.claimDue(channel: "sms", now: 5_000, limit: 10).count == 1)
         await store.close()
     }
