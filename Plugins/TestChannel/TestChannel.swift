@@ -116,10 +116,18 @@ final class TestChannel: ChannelPlugin {
         }
     }
 
+    /// Finer than the host's milliseconds, for measuring lateness.
+    static func wallMicroseconds() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
+    }
+
     static func line(for message: PluginMessage, at now: Int64) -> String {
         let record: [String: Any] = [
             "id": message.id, "key": message.idempotencyKey, "tenant": message.tenant, "to": message.to,
             "attempt": Int(message.attempt), "due_at_ms": message.dueAtMilliseconds, "sent_at_ms": now,
+            "sent_at_us": Self.wallMicroseconds(),
             "content": (try? JSONSerialization.jsonObject(with: Data(message.contentJSON.utf8))) ?? [:],
         ]
         let data = (try? JSONSerialization.data(withJSONObject: record, options: [.sortedKeys])) ?? Data()

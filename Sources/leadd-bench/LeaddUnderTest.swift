@@ -7,6 +7,7 @@ final class LeaddUnderTest {
     let directory: String
     let process = Process()
     var socketPath: String { directory + "/control.sock" }
+    var pacedRecordPath: String { directory + "/paced.jsonl" }
 
     init(directory: String, binaries: String, batchSize: Int, concurrency: Int) throws {
         self.directory = directory
@@ -20,6 +21,21 @@ final class LeaddUnderTest {
                 plugin: TestChannel
                 batch_size: \(batchSize)
                 concurrency: \(concurrency)
+              # For the lateness probe: throttled, and recording when each message was handed over.
+              paced:
+                plugin: TestChannel
+                batch_size: 200
+                concurrency: 4
+                rate: 20000/s
+                burst: 2000
+                settings:
+                  file: \(directory)/paced.jsonl
+            tenants:
+              defaults:
+                rate: 1200/min
+                burst: 20
+              overrides:
+                acme: {rate: unlimited}
             """
         try config.write(toFile: directory + "/leadd.yaml", atomically: true, encoding: .utf8)
         process.executableURL = URL(fileURLWithPath: binaries + "/leadd")

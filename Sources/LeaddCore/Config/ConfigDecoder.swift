@@ -203,7 +203,10 @@ public enum ConfigDecoder {
             guard let zone = TimeZone(identifier: name) else { throw f.error("unknown time zone '\(name)'") }
             settings.timeZone = zone
         }
-        if let f = d["rate"] { settings.rate = try f.rate() }
+        if let f = d["rate"] {
+            // `unlimited` lifts a default rate for one tenant.
+            settings.rate = try f.string() == "unlimited" ? nil : try f.rate()
+        }
         if let f = d["burst"] { settings.burst = try f.int(in: 1...1_000_000) }
         if let f = d["weight"] { settings.weight = try f.int(in: 1...1000) }
         return settings

@@ -42,7 +42,8 @@ public final class ChannelDispatcher: Sendable {
     ) {
         self.name = name
         self.tenantThrottle = tenantThrottle
-        self.horizon = Mutex(HorizonQueue(channel: name))
+        self.horizon = Mutex(
+            HorizonQueue(channel: name, settings: .init(channel: config.current.channel(named: name))))
         self.breaker = Mutex(
             CircuitBreaker(
                 config: config.current.channel(named: name)?.breaker ?? BreakerConfig(), now: clock.nowMilliseconds()))
@@ -80,6 +81,7 @@ public final class ChannelDispatcher: Sendable {
                     await waker.wait(upTo: Self.maximumIdle)
                     continue
                 }
+                horizon.withLock { $0.settings = .init(channel: settings) }
                 if await !refill() {
                     await waker.wait(upTo: .milliseconds(100))
                     continue

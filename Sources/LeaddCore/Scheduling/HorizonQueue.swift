@@ -18,10 +18,19 @@ public struct HorizonQueue: Sendable {
         public var horizon: Int64 = 2_000
         /// Most entries held per lane.
         public var laneCapacity = 512
+        /// Most entries held in all, so memory stays bounded however many lanes are due.
+        public var totalCapacity = 200_000
 
-        public init(horizon: Int64 = 2_000, laneCapacity: Int = 512) {
+        public init(horizon: Int64 = 2_000, laneCapacity: Int = 512, totalCapacity: Int = 200_000) {
             self.horizon = horizon
             self.laneCapacity = laneCapacity
+            self.totalCapacity = totalCapacity
+        }
+
+        /// Enough per lane for the channel's batches in flight and the next ones.
+        public init(channel: ChannelConfig?) {
+            let batches = (channel?.batchSize ?? 100) * (channel?.concurrency ?? 1)
+            self.init(laneCapacity: max(512, 2 * batches))
         }
     }
 
@@ -127,12 +136,14 @@ public struct HorizonQueue: Sendable {
     public mutating func refills(now: Int64) -> [Refill] {
         var reads: [Refill] = []
         let dueBy = now + settings.horizon
-        for (key, lane) in lanes where !lane.refilling {
+        var budget = settings.totalCapacity - held
+        for (key, lane) in lanes where !lane.refilling && budget > 0 {
             guard let from = lane.unloadedFrom, from <= dueBy, lane.count * 2 <= settings.laneCapacity else {
                 continue
             }
-            reads.append(
-                Refill(lane: key, after: lane.loadedThrough, dueBy: dueBy, limit: settings.laneCapacity - lane.count))
+            let limit = min(settings.laneCapacity - lane.count, budget)
+            budget -= limit
+            reads.append(Refill(lane: key, after: lane.loadedThrough, dueBy: dueBy, limit: limit))
             lanes[key]!.refilling = true
         }
         return reads

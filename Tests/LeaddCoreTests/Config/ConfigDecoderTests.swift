@@ -189,6 +189,7 @@ import Testing
               overrides:
                 acme: {weight: 5, timezone: Europe/Lisbon}
                 night: {rate: 10/s, burst: 3}
+                free: {rate: unlimited}
             """, file: "t.yaml")
         let acme = config.tenants.settings(for: "acme")
         #expect(acme.weight == 5)
@@ -201,6 +202,7 @@ import Testing
             config.window(forTenant: "acme", timeZone: TimeZone(identifier: "Asia/Tokyo"))?.timeZone.identifier
                 == "Asia/Tokyo")
         #expect(config.tenants.settings(for: "night").burst == 3)
+        #expect(config.tenants.settings(for: "free").rate == nil)
         #expect(config.tenants.settings(for: "unknown").weight == 2)
         let bad = error("tenants:\n  overrides:\n    acme:\n      timezone: Mars/Base\n")
         #expect(bad?.key == "tenants.overrides.acme.timezone")
