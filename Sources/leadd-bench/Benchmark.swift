@@ -89,6 +89,7 @@ struct Benchmark: ParsableCommand {
         // round trips the whole time.
         let statusClient = try ControlClient(socketPath: leadd.socketPath)
         while Date() < dueAt { usleep(1_000) }
+        progress("dispatch: \(dispatched) messages due now")
         var statusLatencies: [Double] = []
         var dispatchEnd = Date()
         while true {
@@ -105,6 +106,7 @@ struct Benchmark: ParsableCommand {
         let memory = leadd.memory()
         statusLatencies.sort()
 
+        progress("lateness probe: \(latenessRate) msgs/s for \(latenessSeconds) s")
         // Lateness at a fixed offered load, spread over 1,000 tenants with a limit each.
         let late = try LatenessProbe(
             socket: leadd.socketPath, recordPath: leadd.pacedRecordPath, perSecond: latenessRate,
@@ -156,6 +158,11 @@ struct Benchmark: ParsableCommand {
         try body()
         return Double(count) / Date().timeIntervalSince(start)
     }
+}
+
+/// A line on stderr as each phase starts, so a profiler can be pointed at one phase.
+func progress(_ text: String) {
+    FileHandle.standardError.write(Data("leadd-bench: \(text)\n".utf8))
 }
 
 func params(key: String, sendAt: String) -> JSONObject {

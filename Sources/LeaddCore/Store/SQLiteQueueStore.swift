@@ -221,11 +221,11 @@ public final class SQLiteQueueStore: QueueStore {
             let delete = try db.statement(
                 "DELETE FROM queue WHERE channel = ? AND priority = ? AND tenant = ? AND zone = ? AND due_at = ? AND id = ?"
             )
-            let take = try db.statement(
-                """
-                UPDATE messages SET state = 1 WHERE id = ? AND state = 0
-                RETURNING recipient, content, idempotency_key, attempts, created_at
-                """)
+            // A plain read and update: RETURNING would buffer each row in a temporary table.
+            let read = try db.statement(
+                "SELECT recipient, content, idempotency_key, attempts, created_at FROM messages WHERE id = ? AND state = 0"
+            )
+            let mark = try db.statement("UPDATE messages SET state = 1 WHERE id = ?")
             var claimed: [ClaimedMessage] = []
             claimed.reserveCapacity(picks.count)
             for pick in picks {
@@ -238,19 +238,22 @@ public final class SQLiteQueueStore: QueueStore {
                 delete.bind(6, pick.entry.id)
                 try delete.run()
                 guard db.changes == 1 else { continue }
-                take.reset()
-                take.bind(1, pick.entry.id)
-                guard try take.step() else { continue }
+                read.reset()
+                read.bind(1, pick.entry.id)
+                guard try read.step() else { continue }
                 let id = pick.entry.id
                 claimed.append(
                     ClaimedMessage(
-                        id: id, tenant: pick.lane.tenant, channel: channel, to: take.string(0),
-                        contentJSON: take.string(1),
-                        idempotencyKey: effectiveIdempotencyKey(id: id, given: take.stringOrNil(2)),
-                        dueAt: pick.entry.dueAt, attemptCount: Int(take.int64(3)), createdAt: take.int64(4),
+                        id: id, tenant: pick.lane.tenant, channel: channel, to: read.string(0),
+                        contentJSON: read.string(1),
+                        idempotencyKey: effectiveIdempotencyKey(id: id, given: read.stringOrNil(2)),
+                        dueAt: pick.entry.dueAt, attemptCount: Int(read.int64(3)), createdAt: read.int64(4),
                         priority: pick.lane.priority, timeZone: pick.lane.zone.isEmpty ? nil : pick.lane.zone))
+                read.reset()
+                mark.reset()
+                mark.bind(1, id)
+                try mark.run()
             }
-            take.reset()
             deltas.move(channel, from: .scheduled, to: .inflight, count: Int64(claimed.count))
             return claimed
         }
