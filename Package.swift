@@ -27,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        .package(url: "https://github.com/yaslab/CSV.swift.git", from: "2.5.2"),
     ],
     targets: [
         .systemLibrary(
@@ -40,6 +42,13 @@ let package = Package(
             path: "Sources/CSystemd",
             pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]
+        ),
+        // Phone numbers against real numbering plans: a C face over Debian's libphonenumber.
+        .target(
+            name: "CPhoneNumbers",
+            path: "Sources/CPhoneNumbers",
+            cxxSettings: [.unsafeFlags(["-std=c++17"])],
+            linkerSettings: [.linkedLibrary("phonenumber"), .linkedLibrary("stdc++")]
         ),
         // The plugin ABI: one C header, the only binary contract between leadd and a plugin.
         .target(
@@ -63,8 +72,10 @@ let package = Package(
             dependencies: [
                 "CSQLite",
                 "CSystemd",
+                "CPhoneNumbers",
                 "LeaddProtocol",
                 "PluginAPI",
+                .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

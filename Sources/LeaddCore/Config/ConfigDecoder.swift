@@ -190,7 +190,14 @@ public enum ConfigDecoder {
         _ field: YAMLField, over base: TenantSettings, schedules: [String: SendingWindow]
     ) throws(ConfigError) -> TenantSettings {
         var settings = base
-        let d = try field.mapping(allowed: ["rate", "burst", "weight", "schedule", "timezone"])
+        let d = try field.mapping(allowed: ["rate", "burst", "weight", "schedule", "timezone", "country"])
+        if let f = d["country"] {
+            let code = try f.string().uppercased()
+            guard PhoneNumbers.isKnownRegion(code) else {
+                throw f.error("'\(code)' is not a region code with a numbering plan (like BR, PT, US)")
+            }
+            settings.country = code
+        }
         if let f = d["schedule"] {
             let name = try f.string()
             guard schedules[name] != nil else {

@@ -4,6 +4,10 @@ import Synchronization
 public final class ConfigHolder: Sendable {
     private let value: Mutex<LeaddConfig>
     public let path: String
+    private let reloads = Atomic<Int>(0)
+
+    /// Counts applied reloads, so that what was derived from an older config can be told apart.
+    public var generation: Int { reloads.load(ordering: .acquiring) }
 
     public init(_ config: LeaddConfig, path: String) {
         self.value = Mutex(config)
@@ -48,6 +52,7 @@ public final class ConfigHolder: Sendable {
             // Channels removed from the file keep running until a restart.
             for channel in old.channels where newChannels[channel.name] == nil { merged.channels.append(channel) }
             old = merged
+            reloads.add(1, ordering: .acquiringAndReleasing)
             return ReloadReport(applied: true, restartRequired: restart)
         }
     }

@@ -95,6 +95,8 @@ public struct ChannelConfig: Sendable, Equatable {
 /// What a tenant's messages are held to. Every field is optional in an override; what it leaves
 /// out comes from `defaults`.
 public struct TenantSettings: Sendable, Equatable {
+    /// ISO 3166-1 alpha-2 region of phone numbers written without a country code.
+    public var country: String?
     /// The named sending window; nil: any time.
     public var schedule: String?
     /// Evaluates the schedule in this zone instead of the schedule's own.

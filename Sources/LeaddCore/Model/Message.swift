@@ -9,6 +9,8 @@ public enum MessageState: Int, Sendable, CaseIterable, CustomStringConvertible {
     /// Retries exhausted.
     case dead = 4
     case cancelled = 5
+    /// Held back with its campaign; queued again, at its due time, when the campaign resumes.
+    case paused = 6
 
     public var description: String {
         switch self {
@@ -18,6 +20,7 @@ public enum MessageState: Int, Sendable, CaseIterable, CustomStringConvertible {
         case .failed: "failed"
         case .dead: "dead"
         case .cancelled: "cancelled"
+        case .paused: "paused"
         }
     }
 }
@@ -53,6 +56,9 @@ public struct NewMessage: Sendable, Equatable {
     public var idempotencyKey: String?
     /// The lead's own IANA time zone: the tenant's sending window applies in it.
     public var timeZone: String?
+    public var campaign: String?
+    public var leadID: Int64?
+    public var step: Int?
 
     public init(
         tenant: String, channel: String, to: String, contentJSON: String, dueAt: Int64, priority: Priority = .normal,
@@ -98,6 +104,8 @@ public struct StoredMessage: Sendable, Equatable {
     public var attemptCount: Int
     public var lastError: String?
     public var timeZone: String? = nil
+    public var campaign: String? = nil
+    public var step: Int? = nil
     public var attempts: [AttemptRecord]
 }
 
@@ -116,6 +124,7 @@ public struct ClaimedMessage: Sendable, Equatable {
     public var priority: Priority = .normal
     /// The lead's own time zone, if the message carries one.
     public var timeZone: String? = nil
+    public var campaign: String? = nil
 }
 
 /// What to write after a try.
@@ -127,6 +136,8 @@ public struct DeliveryOutcome: Sendable, Equatable {
         case deferred(at: Int64)
         case failed
         case dead
+        /// Not sent and never will be: the lead opted out after the message was queued.
+        case suppressed
     }
 
     public var id: Int64

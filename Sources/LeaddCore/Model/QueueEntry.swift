@@ -1,5 +1,6 @@
 // A queued message as the scheduler sees it: the lane it waits in and its place in that lane.
-// The store's `queue` table is ordered the same way: channel, priority, tenant, zone, due time, id.
+// The store's `queue` table is ordered the same way: channel, priority, tenant, zone, campaign,
+// due time, id.
 
 /// Messages of one tenant at one priority on one channel wait in one lane, in due order; those
 /// that carry their lead's own time zone wait in a lane per zone, since their window differs.
@@ -8,18 +9,24 @@ public struct QueueLane: Hashable, Sendable, CustomStringConvertible {
     public var tenant: String
     /// The lead's IANA time zone; empty: the tenant's.
     public var zone: String
+    /// The campaign the messages belong to; empty: none (sent one by one).
+    public var campaign: String
 
-    public init(priority: Priority, tenant: String, zone: String = "") {
+    public init(priority: Priority, tenant: String, zone: String = "", campaign: String = "") {
         self.priority = priority
         self.tenant = tenant
         self.zone = zone
+        self.campaign = campaign
     }
 
-    public var description: String { "\(tenant)/\(priority)\(zone.isEmpty ? "" : "/" + zone)" }
+    public var description: String {
+        "\(tenant)/\(priority)\(zone.isEmpty ? "" : "/" + zone)\(campaign.isEmpty ? "" : "/" + campaign)"
+    }
 
     /// Ring order within a priority class: a tenant's lanes side by side.
     static func ringOrder(_ a: QueueLane, _ b: QueueLane) -> Bool {
-        a.tenant != b.tenant ? a.tenant < b.tenant : a.zone < b.zone
+        if a.tenant != b.tenant { return a.tenant < b.tenant }
+        return a.zone != b.zone ? a.zone < b.zone : a.campaign < b.campaign
     }
 }
 

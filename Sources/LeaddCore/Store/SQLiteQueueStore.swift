@@ -14,8 +14,8 @@ import Synchronization
 
 public final class SQLiteQueueStore: QueueStore {
     public let path: String
-    private let writer: SQLiteWorker
-    private let reader: SQLiteWorker
+    let writer: SQLiteWorker
+    let reader: SQLiteWorker
     private let counts: CountsCache
     private let queueObservers = QueueObservers()
 
@@ -98,66 +98,91 @@ public final class SQLiteQueueStore: QueueStore {
     }
 
     public func enqueue(_ messages: [NewMessage], now: Int64) async throws -> [EnqueueResult] {
-        try await writer.submit { db, deltas in
-            let insert = try db.statement(
-                """
-                INSERT INTO messages(tenant, channel, recipient, content, priority, idempotency_key, state, due_at,
-                                     created_at, timezone)
-                VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?) ON CONFLICT DO NOTHING
-                """)
-            let queue = try db.statement(Self.queueInsert)
-            let existing = try db.statement("SELECT id FROM messages WHERE tenant = ? AND idempotency_key = ?")
+        try await writer.submit { db, effects in
+            let statements = try MessageInsert(db)
             var results: [EnqueueResult] = []
             results.reserveCapacity(messages.count)
-            for m in messages {
-                insert.reset()
-                insert.bind(1, m.tenant)
-                insert.bind(2, m.channel)
-                insert.bind(3, m.to)
-                insert.bind(4, m.contentJSON)
-                insert.bind(5, Int64(m.priority.rawValue))
-                insert.bind(6, m.idempotencyKey)
-                insert.bind(7, m.dueAt)
-                insert.bind(8, now)
-                insert.bind(9, m.timeZone)
-                try insert.run()
-                if db.changes == 1 {
-                    let id = db.lastInsertRowID
-                    try Self.addToQueue(
-                        QueuedRow(
-                            channel: m.channel,
-                            lane: QueueLane(priority: m.priority, tenant: m.tenant, zone: m.timeZone ?? ""),
-                            entry: QueueEntry(dueAt: m.dueAt, id: id)), queue, &deltas)
-                    deltas.move(m.channel, from: nil, to: .scheduled)
-                    results.append(EnqueueResult(id: id, duplicate: false))
-                } else {
-                    existing.reset()
-                    existing.bind(1, m.tenant)
-                    existing.bind(2, m.idempotencyKey)
-                    guard try existing.step() else {
-                        throw SQLiteError(code: 19, message: "message refused by the store", sql: nil)
-                    }
-                    results.append(EnqueueResult(id: existing.int64(0), duplicate: true))
-                }
-            }
+            for m in messages { results.append(try statements.insert(m, now: now, db: db, effects: &effects)) }
             return results
         }
     }
 
+    /// The statements that store a new message and queue it, shared by enqueue and lead import.
+    struct MessageInsert {
+        let insert: SQLiteStatement
+        let queue: SQLiteStatement
+        let existing: SQLiteStatement
+
+        init(_ db: SQLiteConnection) throws {
+            insert = try db.statement(
+                """
+                INSERT INTO messages(tenant, channel, recipient, content, priority, idempotency_key, state, due_at,
+                                     created_at, timezone, campaign, lead_id, step)
+                VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+                """)
+            queue = try db.statement(SQLiteQueueStore.queueInsert)
+            existing = try db.statement("SELECT id FROM messages WHERE tenant = ? AND idempotency_key = ?")
+        }
+
+        func insert(
+            _ m: NewMessage, now: Int64, db: SQLiteConnection, effects: inout CommitEffects
+        ) throws -> EnqueueResult {
+            insert.reset()
+            insert.bind(1, m.tenant)
+            insert.bind(2, m.channel)
+            insert.bind(3, m.to)
+            insert.bind(4, m.contentJSON)
+            insert.bind(5, Int64(m.priority.rawValue))
+            insert.bind(6, m.idempotencyKey)
+            insert.bind(7, m.dueAt)
+            insert.bind(8, now)
+            insert.bind(9, m.timeZone)
+            insert.bind(10, m.campaign)
+            insert.bind(11, m.leadID)
+            insert.bind(12, m.step.map(Int64.init))
+            try insert.run()
+            guard db.changes == 1 else {
+                existing.reset()
+                existing.bind(1, m.tenant)
+                existing.bind(2, m.idempotencyKey)
+                defer { existing.reset() }
+                guard try existing.step() else {
+                    throw SQLiteError(code: 19, message: "message refused by the store", sql: nil)
+                }
+                return EnqueueResult(id: existing.int64(0), duplicate: true)
+            }
+            let id = db.lastInsertRowID
+            let lane = QueueLane(
+                priority: m.priority, tenant: m.tenant, zone: m.timeZone ?? "", campaign: m.campaign ?? "")
+            try SQLiteQueueStore.addToQueue(
+                QueuedRow(channel: m.channel, lane: lane, entry: QueueEntry(dueAt: m.dueAt, id: id)), queue, &effects)
+            effects.move(m.channel, from: nil, to: .scheduled)
+            return EnqueueResult(id: id, duplicate: false)
+        }
+    }
+
     static let queueInsert =
-        "INSERT OR IGNORE INTO queue(channel, priority, tenant, zone, due_at, id) VALUES (?, ?, ?, ?, ?, ?)"
+        "INSERT OR IGNORE INTO queue(channel, priority, tenant, zone, campaign, due_at, id) VALUES (?, ?, ?, ?, ?, ?, ?)"
 
     /// Puts a row in the queue and notes it for the schedulers.
-    private static func addToQueue(_ row: QueuedRow, _ insert: SQLiteStatement, _ effects: inout CommitEffects) throws {
+    static func addToQueue(_ row: QueuedRow, _ insert: SQLiteStatement, _ effects: inout CommitEffects) throws {
         insert.reset()
         insert.bind(1, row.channel)
         insert.bind(2, Int64(row.lane.priority.rawValue))
         insert.bind(3, row.lane.tenant)
         insert.bind(4, row.lane.zone)
-        insert.bind(5, row.entry.dueAt)
-        insert.bind(6, row.entry.id)
+        insert.bind(5, row.lane.campaign)
+        insert.bind(6, row.entry.dueAt)
+        insert.bind(7, row.entry.id)
         try insert.run()
         effects.queued.append(row)
+    }
+
+    /// The lane of a message row read as (priority, tenant, timezone, campaign) from `column` on.
+    static func lane(_ s: SQLiteStatement, from column: Int32) -> QueueLane {
+        QueueLane(
+            priority: Priority(rawValue: Int(s.int64(column))) ?? .normal, tenant: s.string(column + 1),
+            zone: s.stringOrNil(column + 2) ?? "", campaign: s.stringOrNil(column + 3) ?? "")
     }
 
     public func observeQueue(_ observer: @escaping @Sendable ([QueuedRow]) -> Void) {
@@ -169,22 +194,27 @@ public final class SQLiteQueueStore: QueueStore {
             // A loose index scan: one seek per lane, however many rows each lane holds.
             let next = try db.statement(
                 """
-                SELECT priority, tenant, zone FROM queue WHERE channel = ?1 AND (priority, tenant, zone) > (?2, ?3, ?4)
-                ORDER BY priority, tenant, zone LIMIT 1
+                SELECT priority, tenant, zone, campaign FROM queue
+                WHERE channel = ?1 AND (priority, tenant, zone, campaign) > (?2, ?3, ?4, ?5)
+                ORDER BY priority, tenant, zone, campaign LIMIT 1
                 """)
             defer { next.reset() }
             var lanes: [QueueLane] = []
-            var after = (Int64(-1), "", "")
+            var after = QueueLane(priority: .urgent, tenant: "")
+            var first = true
             while true {
                 next.reset()
                 next.bind(1, channel)
-                next.bind(2, after.0)
-                next.bind(3, after.1)
-                next.bind(4, after.2)
+                next.bind(2, first ? -1 : Int64(after.priority.rawValue))
+                next.bind(3, after.tenant)
+                next.bind(4, after.zone)
+                next.bind(5, after.campaign)
                 guard try next.step() else { break }
-                after = (next.int64(0), next.string(1), next.string(2))
-                lanes.append(
-                    QueueLane(priority: Priority(rawValue: Int(after.0)) ?? .normal, tenant: after.1, zone: after.2))
+                first = false
+                after = QueueLane(
+                    priority: Priority(rawValue: Int(next.int64(0))) ?? .normal, tenant: next.string(1),
+                    zone: next.string(2), campaign: next.string(3))
+                lanes.append(after)
             }
             return lanes
         }
@@ -197,7 +227,7 @@ public final class SQLiteQueueStore: QueueStore {
             let s = try db.statement(
                 """
                 SELECT due_at, id FROM queue WHERE channel = ?1 AND priority = ?2 AND tenant = ?3 AND zone = ?8
-                AND (due_at, id) > (?4, ?5) AND due_at <= ?7 ORDER BY due_at, id LIMIT ?6
+                AND campaign = ?9 AND (due_at, id) > (?4, ?5) AND due_at <= ?7 ORDER BY due_at, id LIMIT ?6
                 """)
             defer { s.reset() }
             s.bind(1, channel)
@@ -208,6 +238,7 @@ public final class SQLiteQueueStore: QueueStore {
             s.bind(6, Int64(limit))
             s.bind(7, dueBy)
             s.bind(8, lane.zone)
+            s.bind(9, lane.campaign)
             var entries: [QueueEntry] = []
             while try s.step() { entries.append(QueueEntry(dueAt: s.int64(0), id: s.int64(1))) }
             return entries
@@ -219,8 +250,10 @@ public final class SQLiteQueueStore: QueueStore {
         return try await writer.submit { db, deltas in
             // The queue row is the claim: a message cancelled or claimed since it was read has none.
             let delete = try db.statement(
-                "DELETE FROM queue WHERE channel = ? AND priority = ? AND tenant = ? AND zone = ? AND due_at = ? AND id = ?"
-            )
+                """
+                DELETE FROM queue
+                WHERE channel = ? AND priority = ? AND tenant = ? AND zone = ? AND campaign = ? AND due_at = ? AND id = ?
+                """)
             // A plain read and update: RETURNING would buffer each row in a temporary table.
             let read = try db.statement(
                 "SELECT recipient, content, idempotency_key, attempts, created_at FROM messages WHERE id = ? AND state = 0"
@@ -234,8 +267,9 @@ public final class SQLiteQueueStore: QueueStore {
                 delete.bind(2, Int64(pick.lane.priority.rawValue))
                 delete.bind(3, pick.lane.tenant)
                 delete.bind(4, pick.lane.zone)
-                delete.bind(5, pick.entry.dueAt)
-                delete.bind(6, pick.entry.id)
+                delete.bind(5, pick.lane.campaign)
+                delete.bind(6, pick.entry.dueAt)
+                delete.bind(7, pick.entry.id)
                 try delete.run()
                 guard db.changes == 1 else { continue }
                 read.reset()
@@ -248,7 +282,8 @@ public final class SQLiteQueueStore: QueueStore {
                         contentJSON: read.string(1),
                         idempotencyKey: effectiveIdempotencyKey(id: id, given: read.stringOrNil(2)),
                         dueAt: pick.entry.dueAt, attemptCount: Int(read.int64(3)), createdAt: read.int64(4),
-                        priority: pick.lane.priority, timeZone: pick.lane.zone.isEmpty ? nil : pick.lane.zone))
+                        priority: pick.lane.priority, timeZone: pick.lane.zone.isEmpty ? nil : pick.lane.zone,
+                        campaign: pick.lane.campaign.isEmpty ? nil : pick.lane.campaign))
                 read.reset()
                 mark.reset()
                 mark.bind(1, id)
@@ -268,13 +303,16 @@ public final class SQLiteQueueStore: QueueStore {
             let retry = try db.statement(
                 """
                 UPDATE messages SET state = 0, due_at = ?, attempts = attempts + 1, last_error = ?
-                WHERE id = ? AND state = 1 RETURNING priority, tenant, timezone
+                WHERE id = ? AND state = 1 RETURNING priority, tenant, timezone, campaign
                 """)
             let deferred = try db.statement(
-                "UPDATE messages SET state = 0, due_at = ?, last_error = ? WHERE id = ? AND state = 1 RETURNING priority, tenant, timezone"
+                "UPDATE messages SET state = 0, due_at = ?, last_error = ? WHERE id = ? AND state = 1 RETURNING priority, tenant, timezone, campaign"
             )
             let final = try db.statement(
                 "UPDATE messages SET state = ?, attempts = attempts + 1, last_error = ? WHERE id = ? AND state = 1")
+            // Not a try: the message never reached the plugin.
+            let suppressed = try db.statement(
+                "UPDATE messages SET state = ?, last_error = ? WHERE id = ? AND state = 1")
             let queue = try db.statement(Self.queueInsert)
             let history = try db.statement(
                 """
@@ -305,14 +343,18 @@ public final class SQLiteQueueStore: QueueStore {
                     statement.reset()
                     statement.bind(1, Int64(newState.rawValue))
                     statement.bind(2, o.detail)
+                case .suppressed:
+                    newState = .cancelled
+                    statement = suppressed
+                    statement.reset()
+                    statement.bind(1, Int64(newState.rawValue))
+                    statement.bind(2, o.detail)
                 }
                 statement.bind(3, o.id)
                 if let requeueAt {
                     // RETURNING gives the lane; no row means the message was no longer in flight.
                     guard try statement.step() else { continue }
-                    let lane = QueueLane(
-                        priority: Priority(rawValue: Int(statement.int64(0))) ?? .normal, tenant: statement.string(1),
-                        zone: statement.stringOrNil(2) ?? "")
+                    let lane = Self.lane(statement, from: 0)
                     statement.reset()
                     try Self.addToQueue(
                         QueuedRow(channel: o.channel, lane: lane, entry: QueueEntry(dueAt: requeueAt, id: o.id)), queue,
@@ -337,7 +379,7 @@ public final class SQLiteQueueStore: QueueStore {
             let s = try db.statement(
                 """
                 SELECT tenant, channel, recipient, content, priority, idempotency_key, state, due_at, created_at,
-                       sent_at, provider_id, attempts, last_error, timezone
+                       sent_at, provider_id, attempts, last_error, timezone, campaign, step
                 FROM messages WHERE id = ?
                 """)
             s.bind(1, id)
@@ -349,7 +391,8 @@ public final class SQLiteQueueStore: QueueStore {
                 idempotencyKey: effectiveIdempotencyKey(id: id, given: s.stringOrNil(5)),
                 state: MessageState(rawValue: Int(s.int64(6))) ?? .scheduled, dueAt: s.int64(7), createdAt: s.int64(8),
                 sentAt: s.int64OrNil(9), providerID: s.stringOrNil(10), attemptCount: Int(s.int64(11)),
-                lastError: s.stringOrNil(12), timeZone: s.stringOrNil(13), attempts: [])
+                lastError: s.stringOrNil(12), timeZone: s.stringOrNil(13), campaign: s.stringOrNil(14),
+                step: s.int64OrNil(15).map { Int($0) }, attempts: [])
             let h = try db.statement("SELECT at, outcome, detail FROM attempts WHERE message_id = ? ORDER BY seq")
             h.bind(1, id)
             defer { h.reset() }
@@ -406,14 +449,12 @@ public final class SQLiteQueueStore: QueueStore {
         let (clause, bindings) = Self.deadClause(filter)
         return try await writer.submit { db, deltas in
             let select = try db.statement(
-                "SELECT id, channel, priority, tenant, timezone FROM messages WHERE \(clause)",
+                "SELECT id, channel, priority, tenant, timezone, campaign FROM messages WHERE \(clause)",
                 cached: filter.ids == nil)
             for (index, value) in bindings.enumerated() { select.bind(Int32(index + 1), value) }
             var rows: [(Int64, String, QueueLane)] = []
             while try select.step() {
-                let lane = QueueLane(
-                    priority: Priority(rawValue: Int(select.int64(2))) ?? .normal, tenant: select.string(3),
-                    zone: select.stringOrNil(4) ?? "")
+                let lane = Self.lane(select, from: 2)
                 rows.append((select.int64(0), select.string(1), lane))
             }
             select.reset()
@@ -459,15 +500,13 @@ public final class SQLiteQueueStore: QueueStore {
     public func recoverInflight() async throws -> Int {
         try await writer.submit { db, deltas in
             let select = try db.statement(
-                "SELECT id, channel, due_at, priority, tenant, timezone FROM messages WHERE state = 1")
+                "SELECT id, channel, due_at, priority, tenant, timezone, campaign FROM messages WHERE state = 1")
             var rows: [QueuedRow] = []
             while try select.step() {
                 rows.append(
                     QueuedRow(
                         channel: select.string(1),
-                        lane: QueueLane(
-                            priority: Priority(rawValue: Int(select.int64(3))) ?? .normal, tenant: select.string(4),
-                            zone: select.stringOrNil(5) ?? ""),
+                        lane: Self.lane(select, from: 3),
                         entry: QueueEntry(dueAt: select.int64(2), id: select.int64(0))))
             }
             select.reset()

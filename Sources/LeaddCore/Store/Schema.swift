@@ -101,23 +101,32 @@ enum Schema {
         """
         CREATE INDEX messages_dead ON messages(id) WHERE state = 4;
         """,
-        // 3: the queue in lanes (priority, tenant, lead's zone) so the scheduler can serve tenants
-        // fairly and urgent before bulk without reading past a big tenant's backlog.
+        // 3: the queue in lanes (priority, tenant, lead's zone, campaign) so the scheduler can serve
+        // tenants fairly and urgent before bulk without reading past a big tenant's backlog;
+        // campaigns that can be paused; leads known by a key so a re-import adds nothing.
         """
         CREATE TABLE queue_lanes (
             channel TEXT NOT NULL,
             priority INTEGER NOT NULL,
             tenant TEXT NOT NULL,
             zone TEXT NOT NULL,
+            campaign TEXT NOT NULL,
             due_at INTEGER NOT NULL,
             id INTEGER NOT NULL,
-            PRIMARY KEY (channel, priority, tenant, zone, due_at, id)
+            PRIMARY KEY (channel, priority, tenant, zone, campaign, due_at, id)
         ) WITHOUT ROWID;
-        INSERT INTO queue_lanes SELECT q.channel, m.priority, m.tenant, '', q.due_at, q.id
+        INSERT INTO queue_lanes SELECT q.channel, m.priority, m.tenant, '', coalesce(m.campaign, ''), q.due_at, q.id
             FROM queue q JOIN messages m ON m.id = q.id;
         DROP TABLE queue;
         ALTER TABLE queue_lanes RENAME TO queue;
         ALTER TABLE messages ADD COLUMN timezone TEXT;
+        ALTER TABLE messages ADD COLUMN step INTEGER;
+        -- Messages of a paused campaign, so resume finds them without a scan.
+        CREATE INDEX messages_paused ON messages(campaign) WHERE state = 6;
+        CREATE INDEX messages_by_campaign ON messages(campaign, state) WHERE campaign IS NOT NULL;
+        ALTER TABLE tenants ADD COLUMN burst INTEGER;
+        ALTER TABLE leads ADD COLUMN lead_key TEXT;
+        CREATE UNIQUE INDEX leads_by_key ON leads(campaign, lead_key);
         """,
     ]
 
