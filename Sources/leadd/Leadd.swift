@@ -70,6 +70,13 @@ struct Leadd: AsyncParsableCommand {
         let holder = ConfigHolder(loaded, path: config)
         let runtime = DaemonRuntime(
             config: holder, store: store, clock: WallClock(), logger: logger, notifier: notifier)
+        do {
+            try await runtime.loadDirectories()
+        } catch {
+            logger.critical("cannot read tenants, campaigns and suppressions from the store: \(error)")
+            await store.close()
+            throw ExitCode(ExitStatus.ioError)
+        }
         let service = ControlService(runtime: runtime, logger: logger)
         let server = ControlServer(
             service: service, events: runtime.events, path: loaded.daemon.socketPath, mode: loaded.daemon.socketMode,

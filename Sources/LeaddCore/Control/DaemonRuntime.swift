@@ -39,6 +39,9 @@ public final class DaemonRuntime: Sendable {
     public let notifier: SystemdNotifier
     public let metrics = LeaddMetrics()
     public let events = EventBus()
+    /// Tenants, campaigns and suppressions mirrored from the store, with the buckets and windows
+    /// every channel shares.
+    public let rules = SendRules()
     private let logger: Logger
 
     /// Loads every channel's plugin; a channel whose plugin is refused is kept as failed.
@@ -56,7 +59,7 @@ public final class DaemonRuntime: Sendable {
         let directory = current.daemon.pluginDirectory ?? PluginLoader.defaultDirectory()
         let metrics = self.metrics
         let events = self.events
-        let tenantThrottle = TenantThrottle()
+        let rules = self.rules
         channels = current.channels.map { channel in
             do throws(PluginRefusal) {
                 let instance = try PluginLoader.start(channel: channel, directory: directory, logger: logger)
@@ -65,7 +68,7 @@ public final class DaemonRuntime: Sendable {
                 )
                 let dispatcher = ChannelDispatcher(
                     name: channel.name, plugin: instance, store: store, config: config, clock: clock, logger: logger,
-                    metrics: metrics, events: events, tenantThrottle: tenantThrottle)
+                    metrics: metrics, events: events, rules: rules)
                 return ChannelRuntime(name: channel.name, plugin: channel.plugin, state: .running(instance, dispatcher))
             } catch {
                 logger.error("channel \(channel.name) is down: \(error.description)")
@@ -96,6 +99,31 @@ public final class DaemonRuntime: Sendable {
             metrics.recordReload(ok: false)
             events.publish([LeaddEvent(type: "reload", at: clock.nowMilliseconds(), detail: "refused: \(error)")])
             throw error
+        }
+    }
+
+    /// Fills the in-memory directories from the store; called once before dispatch starts.
+    public func loadDirectories() async throws {
+        var after = ""
+        while true {
+            let page = try await store.tenants(after: after, limit: 1000)
+            rules.tenants.load(page)
+            guard let last = page.last, page.count == 1000 else { break }
+            after = last.id
+        }
+        after = ""
+        while true {
+            let page = try await store.campaigns(tenant: nil, after: after, limit: 1000)
+            rules.campaigns.load(page)
+            guard let last = page.last, page.count == 1000 else { break }
+            after = last.id
+        }
+        var position = ("", "")
+        while true {
+            let page = try await store.suppressions(tenant: nil, after: position, limit: 5000)
+            rules.suppressions.load(page)
+            guard let last = page.last, page.count == 5000 else { break }
+            position = (last.tenant, last.address)
         }
     }
 

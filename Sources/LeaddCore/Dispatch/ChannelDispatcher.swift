@@ -29,8 +29,7 @@ public final class ChannelDispatcher: Sendable {
     private let bucket = Mutex<TokenBucket?>(nil)
     private let lastBeat = Atomic<Int64>(ChannelDispatcher.monotonicMilliseconds())
     private let horizon: Mutex<HorizonQueue>
-    private let tenantThrottle: TenantThrottle
-    private let windows = WindowGate()
+    private let rules: SendRules
 
     /// The longest a loop sleeps without looking at the queue.
     static let maximumIdle: Duration = .seconds(1)
@@ -38,10 +37,10 @@ public final class ChannelDispatcher: Sendable {
     public init(
         name: String, plugin: PluginInstance, store: any QueueStore, config: ConfigHolder,
         clock: any WallClockProtocol, logger: Logger, metrics: LeaddMetrics = LeaddMetrics(),
-        events: EventBus = EventBus(), tenantThrottle: TenantThrottle = TenantThrottle()
+        events: EventBus = EventBus(), rules: SendRules = SendRules()
     ) {
         self.name = name
-        self.tenantThrottle = tenantThrottle
+        self.rules = rules
         self.horizon = Mutex(
             HorizonQueue(channel: name, settings: .init(channel: config.current.channel(named: name))))
         self.breaker = Mutex(
@@ -193,26 +192,22 @@ public final class ChannelDispatcher: Sendable {
         return ok
     }
 
-    /// Chooses the next messages: priorities, fair share, sending windows and each tenant's own limit.
+    /// Chooses the next messages: priorities, fair share, sending windows, tenant and campaign limits.
     private func pick(now: Int64, limit: Int) -> (picks: [QueuedRow], blockedUntil: Int64?) {
         let current = config.current
-        let throttle = tenantThrottle
-        let windows = self.windows
+        let generation = config.generation
+        let rules = self.rules
         return horizon.withLock { horizon in
             horizon.pick(
-                now: now, limit: limit, weight: { current.tenants.settings(for: $0).weight },
-                permit: { lane in
-                    // Outside its window a lane waits untouched; the window is asked first so that
-                    // no tenant token is spent on a message that cannot go.
-                    if let opening = windows.closedUntil(
-                        tenant: lane.tenant, zone: lane.zone, config: current, now: now)
-                    {
-                        return .notBefore(opening)
-                    }
-                    return throttle.permit(lane.tenant, settings: current.tenants.settings(for: lane.tenant), now: now)
-                })
+                now: now, limit: limit,
+                weight: { rules.tenants.settings(for: $0, config: current, generation: generation).weight },
+                permit: { rules.permit($0, config: current, generation: generation, now: now) })
         }
     }
+
+    /// Drops what the horizon holds of a campaign that was paused or cancelled (its rows have
+    /// left the store's queue; a resume queues them again).
+    public func forget(campaign: String) { horizon.withLock { $0.forget(campaign: campaign) } }
 
     /// Sleeps until `time` (never longer than the idle maximum), or until woken.
     private func sleep(until time: Int64, now: Int64) async {
@@ -288,10 +283,18 @@ public final class ChannelDispatcher: Sendable {
         var batch: [ClaimedMessage] = []
         var outside: [DeliveryOutcome] = []
         for message in claimed {
-            if let opening = windows.closedUntil(
-                tenant: message.tenant, zone: message.timeZone ?? "", config: current, now: checkedAt)
+            let tenant = rules.settings(for: message.tenant, config)
+            let campaign = message.campaign.flatMap { rules.campaigns.campaign($0) }
+            if rules.suppressions.contains(tenant: message.tenant, address: message.to) {
+                // The lead opted out after the message was queued: it is not sent, ever.
+                outside.append(
+                    DeliveryOutcome(
+                        id: message.id, channel: name, kind: .suppressed, at: checkedAt, word: "suppressed",
+                        detail: "\(message.to) is on the tenant's suppression list"))
+            } else if let opening = rules.windowClosedUntil(
+                tenant: tenant, campaign: campaign, zone: message.timeZone ?? "", config: current, now: checkedAt)
             {
-                let window = current.tenants.settings(for: message.tenant).schedule ?? ""
+                let window = campaign?.schedule ?? tenant.schedule ?? ""
                 outside.append(
                     DeliveryOutcome(
                         id: message.id, channel: name, kind: .deferred(at: opening), at: checkedAt, word: "deferred",

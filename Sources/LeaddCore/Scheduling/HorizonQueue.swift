@@ -53,8 +53,6 @@ public struct HorizonQueue: Sendable {
         var refilling = false
         /// Rows announced while a refill was being read, applied when it lands.
         var announcedDuringRefill: [QueueEntry] = []
-        /// Deficit round robin credit, in messages.
-        var deficit = 0
 
         var count: Int { entries.count - head }
         var first: QueueEntry? { head < entries.count ? entries[head] : nil }
@@ -90,8 +88,12 @@ public struct HorizonQueue: Sendable {
     var lanes: [QueueLane: Lane] = [:]
     private var classPass: [Int64] = [0, 0, 0]
     private var virtualTime: Int64 = 0
-    /// The lane served last in each class, so turns continue where they left off.
-    private var lastServed: [QueueLane?] = [nil, nil, nil]
+    /// The tenant served last in each class, so turns continue where they left off.
+    private var lastServed: [String?] = [nil, nil, nil]
+    /// Deficit round robin credit per class and tenant, in messages.
+    private var tenantDeficit: [[String: Int]] = [[:], [:], [:]]
+    /// Which of a tenant's lanes goes next.
+    private var laneTurn: [String: Int] = [:]
 
     public init(channel: String, settings: Settings = Settings()) {
         self.channel = channel
@@ -176,6 +178,11 @@ public struct HorizonQueue: Sendable {
         lanes[read.lane] = lane
     }
 
+    /// Drops every lane of a campaign.
+    public mutating func forget(campaign: String) {
+        for key in lanes.keys where key.campaign == campaign { lanes[key] = nil }
+    }
+
     /// Puts back picks that could not be claimed (the store failed); they are still queued there.
     public mutating func putBack(_ rows: [QueuedRow]) {
         for row in rows {
@@ -207,62 +214,86 @@ public struct HorizonQueue: Sendable {
     }
 
     /// Takes up to `limit` due entries, in turn order. `permit` is asked once per message, for
-    /// the lane's sending window and its tenant's own limits. Returns the picks and, when a lane
-    /// was held back, the earliest time it may send again.
+    /// the lane's sending window and its tenant's and campaign's limits. Returns the picks and,
+    /// when a lane was held back, the earliest time it may send again.
     public mutating func pick(
         now: Int64, limit: Int, weight: (String) -> Int, permit: (QueueLane) -> Permit
     ) -> (picks: [QueuedRow], blockedUntil: Int64?) {
         var picks: [QueuedRow] = []
         var blockedUntil: Int64?
-        // Lanes with an entry due, per class, in a stable order so that turns rotate.
-        var ready: [[QueueLane]] = [[], [], []]
+        // Per class, the tenants with an entry due, each with its lanes that have one, in a
+        // stable order so that turns rotate.
+        var ready: [[(tenant: String, lanes: [QueueLane])]] = [[], [], []]
+        var byTenant: [[String: [QueueLane]]] = [[:], [:], [:]]
         for (key, lane) in lanes where (lane.first?.dueAt ?? .max) <= now {
-            ready[key.priority.rawValue].append(key)
+            byTenant[key.priority.rawValue][key.tenant, default: []].append(key)
         }
         var position = [0, 0, 0]
-        for c in 0..<3 where !ready[c].isEmpty {
-            ready[c].sort(by: QueueLane.ringOrder)
+        for c in 0..<3 where !byTenant[c].isEmpty {
+            ready[c] = byTenant[c].map { ($0.key, $0.value.sorted(by: QueueLane.ringOrder)) }.sorted {
+                $0.tenant < $1.tenant
+            }
             // A class that had nothing due earns no credit for the time it waited.
             classPass[c] = max(classPass[c], virtualTime)
             if let last = lastServed[c] {
-                let resume = (lanes[last]?.deficit ?? 0) > 0
-                position[c] =
-                    ready[c].firstIndex {
-                        resume ? !QueueLane.ringOrder($0, last) : QueueLane.ringOrder(last, $0)
-                    } ?? 0
+                let resume = (tenantDeficit[c][last] ?? 0) > 0
+                position[c] = ready[c].firstIndex { resume ? $0.tenant >= last : $0.tenant > last } ?? 0
             }
         }
         while picks.count < limit {
             var chosen = -1
             for c in 0..<3 where !ready[c].isEmpty && (chosen < 0 || classPass[c] < classPass[chosen]) { chosen = c }
             guard chosen >= 0 else { break }
-            // Deficit round robin within the class: a lane's turn earns it its weight in messages;
-            // the turn passes when they are spent, its entries run out, or its tenant is held back.
+            // Deficit round robin between tenants: a tenant's turn earns it its weight in
+            // messages; the turn passes when they are spent or the tenant has nothing more that
+            // may go. Within a tenant its lanes (campaigns, lead zones) take turns one by one.
             var taken = false
             while !taken && !ready[chosen].isEmpty {
                 if position[chosen] >= ready[chosen].count { position[chosen] = 0 }
-                let key = ready[chosen][position[chosen]]
-                var lane = lanes[key]!
-                guard let entry = lane.first, entry.dueAt <= now else {
-                    lane.deficit = 0
-                    lanes[key] = lane
-                    ready[chosen].remove(at: position[chosen])
-                    continue
+                let tenant = ready[chosen][position[chosen]].tenant
+                var deficit = tenantDeficit[chosen][tenant] ?? 0
+                if deficit <= 0 { deficit = max(weight(tenant), 1) }
+                var tenantLanes = ready[chosen][position[chosen]].lanes
+                let start = laneTurn[tenant, default: 0]
+                var served = false
+                for step in 0..<tenantLanes.count {
+                    let index = (start + step) % tenantLanes.count
+                    let key = tenantLanes[index]
+                    var lane = lanes[key]!
+                    guard let entry = lane.first, entry.dueAt <= now else {
+                        tenantLanes[index] = key  // emptied: dropped below
+                        continue
+                    }
+                    switch permit(key) {
+                    case .granted:
+                        _ = lane.popFirst()
+                        lanes[key] = lane
+                        picks.append(QueuedRow(channel: channel, lane: key, entry: entry))
+                        laneTurn[tenant] = index + 1
+                        served = true
+                    case .notBefore(let time):
+                        blockedUntil = min(blockedUntil ?? .max, time)
+                    }
+                    if served { break }
                 }
-                if lane.deficit <= 0 { lane.deficit = max(weight(key.tenant), 1) }
-                switch permit(key) {
-                case .granted:
-                    _ = lane.popFirst()
-                    lane.deficit -= 1
-                    picks.append(QueuedRow(channel: channel, lane: key, entry: entry))
-                    lastServed[chosen] = key
+                // Keep only the lanes that still have something due and were not held back.
+                tenantLanes.removeAll { key in
+                    guard let first = lanes[key]?.first, first.dueAt <= now else { return true }
+                    return !served
+                }
+                if served {
+                    deficit -= 1
+                    lastServed[chosen] = tenant
                     taken = true
-                    if lane.deficit <= 0 { position[chosen] += 1 }
-                case .notBefore(let time):
-                    blockedUntil = min(blockedUntil ?? .max, time)
-                    ready[chosen].remove(at: position[chosen])
                 }
-                lanes[key] = lane
+                tenantDeficit[chosen][tenant] = deficit
+                if tenantLanes.isEmpty || !served {
+                    ready[chosen].remove(at: position[chosen])
+                    if !served || tenantLanes.isEmpty { tenantDeficit[chosen][tenant] = nil }
+                } else {
+                    ready[chosen][position[chosen]].lanes = tenantLanes
+                    if deficit <= 0 { position[chosen] += 1 }
+                }
             }
             if taken {
                 virtualTime = classPass[chosen]

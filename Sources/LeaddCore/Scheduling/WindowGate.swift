@@ -18,12 +18,10 @@ public final class WindowGate: Sendable {
 
     public init() {}
 
-    /// nil when the window of `tenant` (in `zone`, or the tenant's zone when empty) is open at
-    /// `now` or there is none; else when it next opens.
-    public func closedUntil(tenant: String, zone: String, config: LeaddConfig, now: Int64) -> Int64? {
-        let settings = config.tenants.settings(for: tenant)
-        guard let name = settings.schedule, let base = config.schedules[name] else { return nil }
-        let zoneName = zone.isEmpty ? (settings.timeZone?.identifier ?? "") : zone
+    /// nil when the named window (in `zoneName`, or its own zone when empty) is open at `now`,
+    /// or when there is none; else when it next opens.
+    public func closedUntil(schedule: String?, zone zoneName: String, config: LeaddConfig, now: Int64) -> Int64? {
+        guard let name = schedule, let base = config.schedules[name] else { return nil }
         let key = name + "\u{0}" + zoneName
         if let answer = answers.withLock({ $0[key] }), answer.from <= now, now < answer.until,
             answer.window.name == base.name, answer.window.days == base.days, answer.window.ranges == base.ranges

@@ -47,3 +47,18 @@ final class StuckStore: QueueStore {
         #expect(!dispatcher.isAlive(within: .seconds(1)))
     }
 }
+
+extension StuckStore {
+    func putTenant(_ tenant: Tenant, now: Int64) async throws -> Tenant { tenant }
+    func tenant(id: String) async throws -> Tenant? { nil }
+    func tenants(after: String, limit: Int) async throws -> [Tenant] { [] }
+    func createCampaign(_ campaign: Campaign, now: Int64) async throws -> Campaign { campaign }
+    func campaign(id: String) async throws -> Campaign? { nil }
+    func campaigns(tenant: String?, after: String, limit: Int) async throws -> [Campaign] { [] }
+    func campaignCounts(id: String) async throws -> [MessageState: Int64] { [:] }
+    func setCampaignState(id: String, to state: CampaignState, now: Int64) async throws -> Int { 0 }
+    func importLeads(campaign: String, _ leads: [PreparedLead], now: Int64) async throws -> [LeadImportResult] { [] }
+    func addSuppression(tenant: String, address: String, reason: String?, now: Int64) async throws -> Bool { false }
+    func removeSuppression(tenant: String, address: String) async throws -> Bool { false }
+    func suppressions(tenant: String?, after: (String, String), limit: Int) async throws -> [Suppression] { [] }
+}

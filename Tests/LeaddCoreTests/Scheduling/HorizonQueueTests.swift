@@ -30,6 +30,21 @@ import Testing
         #expect(picks.filter { $0.lane.tenant == "big" }.count == 10)
     }
 
+    @Test func aTenantWithManyCampaignsGetsOneShare() {
+        var rows: [(QueueLane, Int64)] = []
+        for c in 0..<5 {
+            rows += Array(repeating: (QueueLane(priority: .normal, tenant: "many", campaign: "c\(c)"), 0), count: 100)
+        }
+        rows += Array(repeating: (lane("one"), 0), count: 100)
+        var q = queue(rows)
+        let picks = pick(&q, limit: 100)
+        #expect(picks.filter { $0.lane.tenant == "one" }.count == 50)
+        // The busy tenant's campaigns take turns within its share.
+        let campaigns = Dictionary(grouping: picks.filter { $0.lane.tenant == "many" }, by: \.lane.campaign)
+        #expect(campaigns.count == 5)
+        #expect(campaigns.values.allSatisfy { $0.count == 10 })
+    }
+
     @Test func weightsShareTheChannelInProportion() {
         var q = queue(Array(repeating: (lane("a"), 0), count: 1000) + Array(repeating: (lane("b"), 0), count: 1000))
         var counts: [String: Int] = [:]

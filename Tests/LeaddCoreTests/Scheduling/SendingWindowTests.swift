@@ -80,7 +80,6 @@ import Testing
               defaults: {schedule: office}
               overrides:
                 lisbon: {timezone: Europe/Lisbon}
-                free: {schedule: office}
             """, file: "t.yaml")
     }
 
@@ -90,21 +89,35 @@ import Testing
     @Test func aClosedWindowSaysWhenItOpensAndAReloadIsSeenAtOnce() throws {
         let gate = WindowGate()
         let nine = try config(hours: "09:00-18:00")
-        #expect(gate.closedUntil(tenant: "acme", zone: "", config: nine, now: monday0830) == monday0830 + 1_800_000)
+        #expect(gate.closedUntil(schedule: "office", zone: "", config: nine, now: monday0830) == monday0830 + 1_800_000)
         // Asked again, the same answer (remembered); after a reload to an open window, open.
-        #expect(gate.closedUntil(tenant: "acme", zone: "", config: nine, now: monday0830 + 1) == monday0830 + 1_800_000)
+        #expect(
+            gate.closedUntil(schedule: "office", zone: "", config: nine, now: monday0830 + 1) == monday0830 + 1_800_000)
         let eight = try config(hours: "08:00-18:00")
-        #expect(gate.closedUntil(tenant: "acme", zone: "", config: eight, now: monday0830 + 2) == nil)
-        #expect(gate.closedUntil(tenant: "acme", zone: "", config: nine, now: monday0830 + 1_800_000) == nil)
+        #expect(gate.closedUntil(schedule: "office", zone: "", config: eight, now: monday0830 + 2) == nil)
+        #expect(gate.closedUntil(schedule: "office", zone: "", config: nine, now: monday0830 + 1_800_000) == nil)
+        #expect(gate.closedUntil(schedule: nil, zone: "", config: nine, now: monday0830) == nil)
     }
 
     @Test func theLeadsZoneAndTheTenantsZoneReplaceTheSchedulesZone() throws {
-        let gate = WindowGate()
+        let rules = SendRules()
         let config = try config(hours: "09:00-18:00")
+        func closed(_ tenant: String, _ zone: String) -> Bool {
+            let settings = rules.tenants.settings(for: tenant, config: config, generation: 0)
+            return rules.windowClosedUntil(tenant: settings, campaign: nil, zone: zone, config: config, now: monday0830)
+                != nil
+        }
         // 08:30 UTC: 08:30 in Lisbon (UTC+0 in winter), 17:30 in Tokyo, 09:30 in Berlin, 03:30 in New York.
-        #expect(gate.closedUntil(tenant: "lisbon", zone: "", config: config, now: monday0830) != nil)
-        #expect(gate.closedUntil(tenant: "acme", zone: "Asia/Tokyo", config: config, now: monday0830) == nil)
-        #expect(gate.closedUntil(tenant: "acme", zone: "Europe/Berlin", config: config, now: monday0830) == nil)
-        #expect(gate.closedUntil(tenant: "acme", zone: "America/New_York", config: config, now: monday0830) != nil)
+        #expect(closed("lisbon", ""))
+        #expect(!closed("acme", "Asia/Tokyo"))
+        #expect(!closed("lisbon", "Europe/Berlin"))
+        #expect(closed("acme", "America/New_York"))
+        // A campaign's own schedule replaces the tenant's.
+        var campaign = Campaign(id: "c", tenant: "acme", name: "c", steps: [])
+        campaign.schedule = "nowhere"
+        let settings = rules.tenants.settings(for: "acme", config: config, generation: 0)
+        #expect(
+            rules.windowClosedUntil(tenant: settings, campaign: campaign, zone: "", config: config, now: monday0830)
+                == nil)
     }
 }

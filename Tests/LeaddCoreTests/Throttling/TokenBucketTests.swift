@@ -70,20 +70,21 @@ import Testing
     }
 }
 
-@Suite struct TenantThrottleTests {
-    @Test func eachTenantHasItsOwnBucketAndNoRateMeansNoLimit() {
-        let throttle = TenantThrottle()
-        var limited = TenantSettings()
-        limited.rate = Rate(count: 60, per: .seconds(60))
-        limited.burst = 2
-        #expect(throttle.permit("a", settings: limited, now: 0) == .granted)
-        #expect(throttle.permit("a", settings: limited, now: 0) == .granted)
-        #expect(throttle.permit("a", settings: limited, now: 0) == .notBefore(1_000))
-        #expect(throttle.permit("b", settings: limited, now: 0) == .granted)
-        for _ in 0..<100 { #expect(throttle.permit("c", settings: TenantSettings(), now: 0) == .granted) }
-        #expect(throttle.tracked == 2)
+@Suite struct RateBucketsTests {
+    @Test func eachKeyHasItsOwnBucketAndNoRateMeansNoLimit() {
+        let buckets = RateBuckets()
+        var rate = Rate(count: 60, per: .seconds(60))
+        #expect(buckets.permit("a", rate: rate, burst: 2, now: 0) == .granted)
+        #expect(buckets.permit("a", rate: rate, burst: 2, now: 0) == .granted)
+        #expect(buckets.permit("a", rate: rate, burst: 2, now: 0) == .notBefore(1_000))
+        #expect(buckets.permit("b", rate: rate, burst: 2, now: 0) == .granted)
+        for _ in 0..<100 { #expect(buckets.permit("c", rate: nil, burst: nil, now: 0) == .granted) }
+        #expect(buckets.tracked == 2)
+        // A token given back can be taken again.
+        buckets.giveBack("a", now: 0)
+        #expect(buckets.permit("a", rate: rate, burst: 2, now: 0) == .granted)
         // A reload that changes the rate starts a fresh bucket.
-        limited.rate = Rate(count: 10, per: .seconds(1))
-        #expect(throttle.permit("a", settings: limited, now: 0) == .granted)
+        rate = Rate(count: 10, per: .seconds(1))
+        #expect(buckets.permit("a", rate: rate, burst: 2, now: 0) == .granted)
     }
 }

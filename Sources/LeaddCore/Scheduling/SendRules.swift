@@ -1,0 +1,66 @@
+// Whether a lane's next message may go now, beyond the channel's own limits: its campaign is
+// active, its sending window (the campaign's, else the tenant's, in the lead's zone, else the
+// tenant's) is open, and the campaign's and the tenant's buckets both have a token. One shared
+// instance serves every channel, so tenant and campaign limits hold across channels.
+import Foundation
+
+public final class SendRules: Sendable {
+    public let tenants: TenantDirectory
+    public let campaigns: CampaignDirectory
+    public let suppressions: SuppressionList
+    public let tenantBuckets = RateBuckets()
+    public let campaignBuckets = RateBuckets()
+    public let windows = WindowGate()
+
+    public init(
+        tenants: TenantDirectory = TenantDirectory(), campaigns: CampaignDirectory = CampaignDirectory(),
+        suppressions: SuppressionList = SuppressionList()
+    ) {
+        self.tenants = tenants
+        self.campaigns = campaigns
+        self.suppressions = suppressions
+    }
+
+    /// How long a lane of a paused campaign is left alone before it is asked about again.
+    static let pausedRecheck: Int64 = 1_000
+
+    public func settings(for tenant: String, _ config: ConfigHolder) -> TenantSettings {
+        tenants.settings(for: tenant, config: config.current, generation: config.generation)
+    }
+
+    /// nil when a message of this tenant, campaign and lead zone may go at `now` as far as
+    /// windows are concerned; else when its window next opens.
+    public func windowClosedUntil(
+        tenant: TenantSettings, campaign: Campaign?, zone: String, config: LeaddConfig, now: Int64
+    ) -> Int64? {
+        let schedule = campaign?.schedule ?? tenant.schedule
+        let zoneName = zone.isEmpty ? (tenant.timeZone?.identifier ?? "") : zone
+        return windows.closedUntil(schedule: schedule, zone: zoneName, config: config, now: now)
+    }
+
+    /// Asked once per message picked; takes the campaign's and the tenant's tokens when granted.
+    public func permit(_ lane: QueueLane, config: LeaddConfig, generation: Int, now: Int64) -> HorizonQueue.Permit {
+        let tenant = tenants.settings(for: lane.tenant, config: config, generation: generation)
+        var campaign: Campaign?
+        if !lane.campaign.isEmpty {
+            // A paused or cancelled campaign's rows have left the queue; what is still held in
+            // memory waits (and is dropped when the dispatcher hears of the change).
+            guard let c = campaigns.campaign(lane.campaign), c.state == .active else {
+                return .notBefore(now + Self.pausedRecheck)
+            }
+            campaign = c
+        }
+        if let opening = windowClosedUntil(
+            tenant: tenant, campaign: campaign, zone: lane.zone, config: config, now: now)
+        {
+            return .notBefore(opening)
+        }
+        if let campaign, campaign.rate != nil {
+            let answer = campaignBuckets.permit(campaign.id, rate: campaign.rate, burst: nil, now: now)
+            guard answer == .granted else { return answer }
+        }
+        let answer = tenantBuckets.permit(lane.tenant, rate: tenant.rate, burst: tenant.burst, now: now)
+        if answer != .granted, let campaign, campaign.rate != nil { campaignBuckets.giveBack(campaign.id, now: now) }
+        return answer
+    }
+}
