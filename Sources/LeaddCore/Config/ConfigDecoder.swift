@@ -76,7 +76,7 @@ public enum ConfigDecoder {
             throw field.error("channel name '\(name)' must be 1-32 lowercase letters, digits, '-' or '_'")
         }
         let keys = try field.mapping(allowed: [
-            "plugin", "settings", "batch_size", "concurrency", "rate", "burst", "retry", "breaker",
+            "plugin", "settings", "batch_size", "concurrency", "rate", "burst", "retry", "breaker", "address",
         ])
         guard let plugin = keys["plugin"] else { throw field.error("missing required key 'plugin'") }
         var channel = ChannelConfig(name: name, plugin: try plugin.string())
@@ -85,6 +85,11 @@ public enum ConfigDecoder {
             channel.settingsJSON = try f.json().serialized
         }
         if let f = keys["batch_size"] { channel.batchSize = try f.int(in: 1...10_000) }
+        if let f = keys["address"] {
+            let word = try f.string()
+            guard let kind = AddressKind(rawValue: word) else { throw f.error("'\(word)' is not phone or email") }
+            channel.address = kind
+        }
         if let f = keys["concurrency"] { channel.concurrency = try f.int(in: 1...10_000) }
         if let f = keys["rate"] { channel.rate = try f.rate() }
         if let f = keys["burst"] { channel.burst = try f.int(in: 1...1_000_000) }

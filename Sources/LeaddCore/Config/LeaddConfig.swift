@@ -85,6 +85,8 @@ public struct ChannelConfig: Sendable, Equatable {
     public var burst: Int?
     public var retry = RetryConfig()
     public var breaker = BreakerConfig()
+    /// Which of a lead's addresses the channel sends to; nil: e-mail for an e-mail plugin, else phone.
+    public var address: AddressKind?
 
     public init(name: String, plugin: String) {
         self.name = name
@@ -94,6 +96,10 @@ public struct ChannelConfig: Sendable, Equatable {
 
 /// What a tenant's messages are held to. Every field is optional in an override; what it leaves
 /// out comes from `defaults`.
+public enum AddressKind: String, Sendable, Equatable {
+    case phone, email
+}
+
 public struct TenantSettings: Sendable, Equatable {
     /// ISO 3166-1 alpha-2 region of phone numbers written without a country code.
     public var country: String?

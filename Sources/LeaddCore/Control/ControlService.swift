@@ -9,8 +9,8 @@ import PluginAPI
 public final class ControlService: Sendable {
     public static let version = "0.1.0"
 
-    private let runtime: DaemonRuntime
-    private let logger: Logger
+    let runtime: DaemonRuntime
+    let logger: Logger
 
     public init(runtime: DaemonRuntime, logger: Logger) {
         self.runtime = runtime
@@ -105,6 +105,19 @@ public final class ControlService: Sendable {
         case "dlq.purge": return try await deadLetterPurge(request.params)
         case "breaker.list": return try breakerList(request.params)
         case "breaker.reset": return try breakerReset(request.params)
+        case "tenant.put": return try await tenantPut(request.params)
+        case "tenant.get": return try await tenantGet(request.params)
+        case "tenant.list": return try await tenantList(request.params)
+        case "campaign.create": return try await campaignCreate(request.params)
+        case "campaign.get": return try await campaignGet(request.params)
+        case "campaign.list": return try await campaignList(request.params)
+        case "campaign.pause": return try await campaignSetState(request.params, to: .paused)
+        case "campaign.resume": return try await campaignSetState(request.params, to: .active)
+        case "campaign.cancel": return try await campaignSetState(request.params, to: .cancelled)
+        case "lead.import": return try await leadImport(request.params)
+        case "suppression.add": return try await suppressionAdd(request.params)
+        case "suppression.remove": return try await suppressionRemove(request.params)
+        case "suppression.list": return try await suppressionList(request.params)
         default: throw .methodNotFound(request.method)
         }
     }
@@ -181,7 +194,7 @@ public final class ControlService: Sendable {
         return Self.sendResult(results[0])
     }
 
-    private func enqueue(_ messages: [NewMessage]) async throws(RPCError) -> [EnqueueResult] {
+    func enqueue(_ messages: [NewMessage]) async throws(RPCError) -> [EnqueueResult] {
         let now = runtime.clock.nowMilliseconds()
         let results: [EnqueueResult]
         do {
@@ -347,7 +360,7 @@ public final class ControlService: Sendable {
         return filter
     }
 
-    private func storeFailure(_ error: any Error) -> RPCError {
+    func storeFailure(_ error: any Error) -> RPCError {
         logger.error("store request failed: \(error)")
         if let error = error as? SQLiteError, error.isStorageFull { return .storageUnavailable(error.message) }
         return .internalError("\(error)")

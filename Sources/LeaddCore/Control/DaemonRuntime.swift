@@ -79,6 +79,15 @@ public final class DaemonRuntime: Sendable {
 
     public func channel(named name: String) -> ChannelRuntime? { channels.first { $0.name == name } }
 
+    /// Which of a lead's addresses a channel sends to.
+    public func addressKind(channel name: String) -> AddressKind {
+        if let kind = config.current.channel(named: name)?.address { return kind }
+        if case .running(let plugin, _)? = channel(named: name)?.state, plugin.table.channelKind == "email" {
+            return .email
+        }
+        return .phone
+    }
+
     /// Re-reads the config file, telling systemd (RELOADING=1, then READY=1) and the log. A bad file
     /// is refused and the running config kept. SIGHUP and `config.reload` both come here.
     public func reloadConfig() throws(ConfigError) -> ConfigHolder.ReloadReport {

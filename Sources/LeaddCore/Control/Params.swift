@@ -52,6 +52,49 @@ struct Params {
         return t
     }
 
+    func integer(_ key: String, in range: ClosedRange<Int>) throws(RPCError) -> Int? {
+        guard let value = object[key], value != .null else { return nil }
+        guard case .integer(let i) = value, let n = Int(exactly: i) else {
+            throw .invalidParams(field: field(key), "must be an integer, not \(value.typeName)")
+        }
+        guard range.contains(n) else {
+            throw .invalidParams(field: field(key), "must be between \(range.lowerBound) and \(range.upperBound)")
+        }
+        return n
+    }
+
+    func bool(_ key: String) throws(RPCError) -> Bool? {
+        guard let value = object[key], value != .null else { return nil }
+        guard case .bool(let b) = value else {
+            throw .invalidParams(field: field(key), "must be true or false, not \(value.typeName)")
+        }
+        return b
+    }
+
+    func array(_ key: String) throws(RPCError) -> [JSONValue]? {
+        guard let value = object[key], value != .null else { return nil }
+        guard case .array(let a) = value else {
+            throw .invalidParams(field: field(key), "must be an array, not \(value.typeName)")
+        }
+        return a
+    }
+
+    func rate(_ key: String) throws(RPCError) -> Rate? {
+        guard let s = try string(key, maxLength: 64) else { return nil }
+        guard let rate = Rate.parse(s) else {
+            throw .invalidParams(field: field(key), "'\(s)' is not a rate (like 100/s or 1000/min)")
+        }
+        return rate
+    }
+
+    func duration(_ key: String) throws(RPCError) -> Duration? {
+        guard let s = try string(key, maxLength: 64) else { return nil }
+        guard let d = DurationText.parse(s), d >= .zero else {
+            throw .invalidParams(field: field(key), "'\(s)' is not a duration (like 90s, 2h, 1d)")
+        }
+        return d
+    }
+
     func id(_ key: String) throws(RPCError) -> Int64 {
         let value = object[key]
         switch value {

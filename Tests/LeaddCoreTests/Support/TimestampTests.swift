@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import LeaddCore
@@ -15,5 +16,25 @@ import Testing
         #expect(Timestamp.format(0) == "1970-01-01T00:00:00.000Z")
         #expect(Timestamp.format(1_795_311_483_761) == "2026-11-22T01:38:03.761Z")
         #expect(Timestamp.format(-1) == "1969-12-31T23:59:59.999Z")
+    }
+}
+
+@Suite struct LocalTimestampTests {
+    @Test func wallClockTimesAreReadInTheGivenZone() {
+        let saoPaulo = TimeZone(identifier: "America/Sao_Paulo")!
+        // 09:00 in São Paulo (UTC-3 since 2019) is 12:00 UTC.
+        #expect(Timestamp.parseLocal("2026-05-04T09:00", in: saoPaulo) == Timestamp.parse("2026-05-04T12:00:00Z"))
+        #expect(Timestamp.parseLocal("2026-05-04 09:00:30", in: saoPaulo) == Timestamp.parse("2026-05-04T12:00:30Z"))
+        let lisbon = TimeZone(identifier: "Europe/Lisbon")!
+        // Summer time in Lisbon is UTC+1; 01:30 on 2026-03-29 does not exist and reads as 02:00 WEST.
+        #expect(Timestamp.parseLocal("2026-07-01T09:00", in: lisbon) == Timestamp.parse("2026-07-01T08:00:00Z"))
+        #expect(Timestamp.parseLocal("2026-03-29T01:30", in: lisbon) == Timestamp.parse("2026-03-29T01:00:00Z"))
+    }
+
+    @Test func refusesWhatIsNotAWallClockTime() {
+        let utc = TimeZone(identifier: "UTC")!
+        for text in ["2026-04-31T09:00", "2026-13-01T09:00", "2026-05-04T25:00", "2026-05-04", "tomorrow"] {
+            #expect(Timestamp.parseLocal(text, in: utc) == nil, "\(text)")
+        }
     }
 }

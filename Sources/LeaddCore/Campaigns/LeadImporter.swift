@@ -1,0 +1,184 @@
+// Turns rows of a `lead.import` request into leads ready to store: each row checked (phone in
+// E.164 with the tenant's country, e-mail, the address every step's channel needs, suppression,
+// time zone, send time), its variables put into every step's templates, and its messages laid
+// out in time with idempotency keys made of (campaign, lead, step), so that importing the same
+// rows twice stores nothing twice. A row that fails any check is rejected with the field and
+// the reason, and changes nothing.
+import Foundation
+import LeaddProtocol
+
+public struct LeadRejection: Error, Sendable, Equatable {
+    /// 1-based row number in the caller's file (or request).
+    public var row: Int
+    public var field: String
+    public var reason: String
+
+    public init(row: Int, field: String, reason: String) {
+        self.row = row
+        self.field = field
+        self.reason = reason
+    }
+}
+
+public struct LeadImporter {
+    public let campaign: Campaign
+    let templates: [StepTemplate]
+    /// Which address each step's channel sends to.
+    let addressKinds: [AddressKind]
+    let tenant: TenantSettings
+    let isSuppressed: (String) -> Bool
+
+    public init(
+        campaign: Campaign, tenant: TenantSettings, addressKinds: [AddressKind],
+        isSuppressed: @escaping (String) -> Bool
+    ) throws(TemplateError) {
+        self.campaign = campaign
+        self.tenant = tenant
+        self.addressKinds = addressKinds
+        self.isSuppressed = isSuppressed
+        var templates: [StepTemplate] = []
+        for (i, step) in campaign.steps.enumerated() {
+            templates.append(try StepTemplate(step.template, field: "steps.\(i).template"))
+        }
+        self.templates = templates
+    }
+
+    static let fields: Set<String> = ["id", "phone", "email", "name", "vars", "send_at", "timezone"]
+
+    /// A row as a stored lead with its messages, or why not.
+    public func prepare(_ value: JSONValue, row: Int, now: Int64) -> Result<PreparedLead, LeadRejection> {
+        func reject(_ field: String, _ reason: String) -> Result<PreparedLead, LeadRejection> {
+            .failure(LeadRejection(row: row, field: field, reason: reason))
+        }
+        guard case .object(let o) = value else { return reject("", "a lead must be an object") }
+        for (key, _) in o where !Self.fields.contains(key) {
+            return reject(key, "unknown field (known: \(Self.fields.sorted().joined(separator: ", ")))")
+        }
+        func text(_ key: String) -> Result<String?, LeadRejection> {
+            switch o[key] {
+            case nil, .null?: return .success(nil)
+            case .string(let s)?:
+                let trimmed = s.trimmingWhitespace()
+                return .success(trimmed.isEmpty ? nil : trimmed)
+            case .integer(let i)?: return .success(String(i))
+            case let other?:
+                return .failure(LeadRejection(row: row, field: key, reason: "must be a string, not \(other.typeName)"))
+            }
+        }
+        let id: String?
+        let phoneText: String?
+        let emailText: String?
+        let name: String?
+        let sendAtText: String?
+        let zoneText: String?
+        switch (text("id"), text("phone"), text("email"), text("name"), text("send_at"), text("timezone")) {
+        case (.success(let a), .success(let b), .success(let c), .success(let d), .success(let e), .success(let f)):
+            (id, phoneText, emailText, name, sendAtText, zoneText) = (a, b, c, d, e, f)
+        case (.failure(let e), _, _, _, _, _), (_, .failure(let e), _, _, _, _), (_, _, .failure(let e), _, _, _),
+            (_, _, _, .failure(let e), _, _), (_, _, _, _, .failure(let e), _), (_, _, _, _, _, .failure(let e)):
+            return .failure(e)
+        }
+
+        var phone: String?
+        if let phoneText {
+            switch PhoneNumbers.normalize(phoneText, region: tenant.country) {
+            case .success(let e164): phone = e164
+            case .failure(let failure): return reject("phone", "'\(phoneText)': \(failure)")
+            }
+        }
+        var email: String?
+        if let emailText {
+            guard let value = LeadAddress.email(emailText) else {
+                return reject("email", "'\(emailText)' is not an e-mail address")
+            }
+            email = value
+        }
+        var zone: TimeZone?
+        if let zoneText {
+            guard let z = TimeZone(identifier: zoneText) else {
+                return reject("timezone", "'\(zoneText)' is not an IANA time zone (like America/Sao_Paulo)")
+            }
+            zone = z
+        }
+        var vars: [String: Any] = [:]
+        var varsJSON: String?
+        switch o["vars"] {
+        case nil, .null?: break
+        case .object(let v)?:
+            for (key, value) in v {
+                switch value {
+                case .string(let s): vars[key] = s
+                case .integer(let i): vars[key] = String(i)
+                case .number(let d): vars[key] = String(d)
+                case .bool(let b): vars[key] = b ? "true" : "false"
+                default: return reject("vars.\(key)", "must be a string or a number, not \(value.typeName)")
+                }
+            }
+            varsJSON = JSONValue.object(v).serialized
+        case let other?: return reject("vars", "must be an object, not \(other.typeName)")
+        }
+
+        // Every step needs the address its channel sends to, and none may be suppressed.
+        var addresses: [String] = []
+        for (i, kind) in addressKinds.enumerated() {
+            let address = kind == .email ? email : phone
+            guard let address else {
+                return reject(
+                    kind == .email ? "email" : "phone",
+                    "step \(i + 1) sends on channel \(campaign.steps[i].channel), which needs the lead's \(kind == .email ? "e-mail address" : "phone number")"
+                )
+            }
+            if isSuppressed(address) { return reject(kind == .email ? "email" : "phone", "\(address) is suppressed") }
+            addresses.append(address)
+        }
+
+        // The lead's start: its own send_at (an RFC 3339 time, or a wall-clock time in its zone,
+        // else the tenant's), else the campaign's start, and never in the past.
+        var start = max(campaign.startAt ?? now, now)
+        if let sendAtText {
+            let readZone = zone ?? tenant.timeZone ?? TimeZone(identifier: "UTC")!
+            guard let t = Timestamp.parse(sendAtText) ?? Timestamp.parseLocal(sendAtText, in: readZone) else {
+                return reject(
+                    "send_at", "'\(sendAtText)' is not a time (like 2026-05-01T14:30:00Z, or 2026-05-01 09:00 local)")
+            }
+            start = t
+        }
+
+        var context: [String: Any] = vars
+        context["vars"] = vars
+        if let name { context["name"] = name }
+        if let phone { context["phone"] = phone }
+        if let email { context["email"] = email }
+        guard let key = id ?? phone ?? email else { return reject("phone", "a lead needs a phone, an e-mail or an id") }
+
+        var messages: [NewMessage] = []
+        var due = start
+        for (i, step) in campaign.steps.enumerated() {
+            if let at = step.at { due = at } else if let delay = step.delay { due += delay.milliseconds }
+            var rendered: String
+            do {
+                rendered = try templates[i].render(context)
+            } catch {
+                let variable = error.reason.split(separator: "'").dropFirst().first.map(String.init) ?? ""
+                return reject(variable.isEmpty ? error.field : "vars.\(variable)", "\(error.reason) (\(error.field))")
+            }
+            if let unsubscribe = campaign.unsubscribeURL, addressKinds[i] == .email,
+                case .object(var content) = (try? JSONValue.parse(rendered)) ?? .null
+            {
+                content["unsubscribe_url"] = .string(unsubscribe)
+                rendered = JSONValue.object(content).serialized
+            }
+            var message = NewMessage(
+                tenant: campaign.tenant, channel: step.channel, to: addresses[i], contentJSON: rendered, dueAt: due,
+                priority: campaign.priority, idempotencyKey: "campaign:\(campaign.id):lead:\(key):step:\(i + 1)",
+                timeZone: zone?.identifier)
+            message.campaign = campaign.id
+            message.step = i + 1
+            messages.append(message)
+        }
+        return .success(
+            PreparedLead(
+                key: key, phone: phone, email: email, name: name, varsJSON: varsJSON, timeZone: zone?.identifier,
+                messages: messages))
+    }
+}
