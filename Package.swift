@@ -106,6 +106,7 @@ let package = Package(
         .executableTarget(
             name: "leaddctl",
             dependencies: [
+                .product(name: "CSV", package: "CSV.swift"),
                 "LeaddClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

@@ -10,7 +10,8 @@ struct Leaddctl: ParsableCommand {
         discussion: "Exit codes: 0 ok, 1 request refused, 2 usage, 3 leadd unreachable.",
         subcommands: [
             Status.self, Send.self, Get.self, Stats.self, Channels.self, Reload.self, Metrics.self, Tail.self,
-            Breakers.self, BreakerReset.self, DeadLetters.self,
+            Breakers.self, BreakerReset.self, DeadLetters.self, Tenants.self, Campaigns.self, Import.self,
+            Suppressions.self,
         ])
 }
 

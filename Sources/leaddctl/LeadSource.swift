@@ -1,0 +1,110 @@
+// Lead rows read from a CSV file (with a header row) or JSON Lines, one at a time, so a file of
+// any size streams. CSV columns id, phone, email, name, send_at, timezone and campaign are the
+// lead's fields; every other column is one of its variables. Empty cells are left out.
+import CSV
+import Foundation
+import LeaddProtocol
+
+struct LeadRow {
+    /// 1-based number of the record in the file (the header row not counted).
+    var row: Int
+    var lead: JSONObject
+    /// The campaign this row goes to, when the file names one per row.
+    var campaign: String?
+}
+
+struct LeadSourceError: Error, CustomStringConvertible {
+    var description: String
+}
+
+protocol LeadSource {
+    mutating func next() throws(LeadSourceError) -> LeadRow?
+}
+
+struct CSVLeadSource: LeadSource {
+    static let fields: Set<String> = ["id", "phone", "email", "name", "send_at", "timezone"]
+    let reader: CSVReader
+    let header: [String]
+    var row = 0
+
+    init(path: String) throws(LeadSourceError) {
+        guard let stream = InputStream(fileAtPath: path == "-" ? "/dev/stdin" : path) else {
+            throw LeadSourceError(description: "cannot open \(path)")
+        }
+        do {
+            reader = try CSVReader(stream: stream, hasHeaderRow: true, trimFields: true)
+        } catch {
+            throw LeadSourceError(description: "\(path): not CSV: \(error)")
+        }
+        header = (reader.headerRow ?? []).map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        guard !header.isEmpty else { throw LeadSourceError(description: "\(path): no header row") }
+        guard header.contains("phone") || header.contains("email") || header.contains("id") else {
+            throw LeadSourceError(description: "\(path): the header has no phone, email or id column")
+        }
+    }
+
+    mutating func next() throws(LeadSourceError) -> LeadRow? {
+        guard let cells = reader.next() else {
+            if let error = reader.error { throw LeadSourceError(description: "after record \(row): \(error)") }
+            return nil
+        }
+        row += 1
+        if cells.count == 1 && cells[0].isEmpty { return try next() }
+        guard cells.count <= header.count else {
+            throw LeadSourceError(description: "record \(row) has \(cells.count) cells, the header \(header.count)")
+        }
+        var lead = JSONObject()
+        var vars = JSONObject()
+        var campaign: String?
+        for (name, cell) in zip(header, cells) where !cell.isEmpty {
+            if name == "campaign" {
+                campaign = cell
+            } else if Self.fields.contains(name) {
+                lead[name] = .string(cell)
+            } else {
+                vars[name] = .string(cell)
+            }
+        }
+        if vars.count > 0 { lead["vars"] = .object(vars) }
+        return LeadRow(row: row, lead: lead, campaign: campaign)
+    }
+}
+
+/// One JSON object a line: the lead's fields as `lead.import` takes them, plus an optional `campaign`.
+struct JSONLinesLeadSource: LeadSource {
+    let file: UnsafeMutablePointer<FILE>
+    let path: String
+    var row = 0
+
+    init(path: String) throws(LeadSourceError) {
+        guard let file = fopen(path == "-" ? "/dev/stdin" : path, "r") else {
+            throw LeadSourceError(
+                description:
+                    "cannot open \(path): \(String(decoding: Data(bytes: strerror(errno), count: strlen(strerror(errno))), as: UTF8.self))"
+            )
+        }
+        self.file = file
+        self.path = path
+    }
+
+    mutating func next() throws(LeadSourceError) -> LeadRow? {
+        var buffer: UnsafeMutablePointer<CChar>?
+        var capacity = 0
+        defer { free(buffer) }
+        while true {
+            let length = getline(&buffer, &capacity, file)
+            guard length >= 0, let buffer else { return nil }
+            row += 1
+            let bytes = UnsafeBufferPointer(
+                start: UnsafeRawPointer(buffer).assumingMemoryBound(to: UInt8.self), count: length)
+            let line = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            if line.isEmpty { continue }
+            guard case .object(var lead)? = try? JSONValue.parse(line) else {
+                throw LeadSourceError(description: "\(path) line \(row): not a JSON object")
+            }
+            let campaign = lead["campaign"]?.stringValue
+            lead["campaign"] = nil
+            return LeadRow(row: row, lead: lead, campaign: campaign)
+        }
+    }
+}
