@@ -45,7 +45,10 @@ struct CSVLeadSource: LeadSource {
 
     mutating func next() throws(LeadSourceError) -> LeadRow? {
         guard let cells = reader.next() else {
-            if let error = reader.error { throw LeadSourceError(description: "after record \(row): \(error)") }
+            // CSV.swift reports the end of the stream as cannotReadFile; a failed read is a stream error.
+            if let error = reader.error, !(error is CSVError && "\(error)" == "cannotReadFile") {
+                throw LeadSourceError(description: "after record \(row): \(error)")
+            }
             return nil
         }
         row += 1

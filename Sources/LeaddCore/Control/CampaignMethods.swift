@@ -264,3 +264,60 @@ extension ControlService {
             ]))
     }
 }
+
+extension ControlService {
+    /// A lead of a campaign, by the key it was imported under (its id, else its phone or e-mail
+    /// as given or normalised), with the message each step made of it.
+    func leadGet(_ params: JSONObject) async throws(RPCError) -> JSONValue {
+        let p = try Params(params, allowed: ["campaign", "key"])
+        let id = try p.requiredString("campaign", maxLength: 128)
+        var key = try p.requiredString("key", maxLength: 320)
+        do {
+            guard let campaign = try await runtime.store.campaign(id: id) else {
+                throw RPCError.notFound("campaign '\(id)'", field: "campaign")
+            }
+            var lead = try await runtime.store.lead(campaign: id, key: key)
+            if lead == nil {
+                // Leads imported without an id are known by their normalised phone or e-mail.
+                let region = runtime.rules.settings(for: campaign.tenant, runtime.config).country
+                if case .success(let e164) = PhoneNumbers.normalize(key, region: region) {
+                    key = e164
+                } else if let email = LeadAddress.email(key) {
+                    key = email
+                }
+                lead = try await runtime.store.lead(campaign: id, key: key)
+            }
+            guard let lead else { throw RPCError.notFound("lead '\(key)' in campaign '\(id)'", field: "key") }
+            var messages: [JSONValue] = []
+            for step in 1...max(campaign.steps.count, 1) {
+                let messageKey = "campaign:\(id):lead:\(lead.key):step:\(step)"
+                guard
+                    let messageID = try await runtime.store.messageID(
+                        tenant: campaign.tenant, idempotencyKey: messageKey),
+                    let m = try await runtime.store.message(id: messageID)
+                else { continue }
+                messages.append(
+                    .object(
+                        JSONObject([
+                            "id": .string(String(m.id)), "step": .integer(Int64(step)), "channel": .string(m.channel),
+                            "to": .string(m.to), "state": .string(m.state.description),
+                            "due_at": .string(Timestamp.format(m.dueAt)),
+                        ])))
+            }
+            var o = JSONObject([
+                "campaign": .string(id), "key": .string(lead.key), "messages": .array(messages),
+                "created_at": .string(Timestamp.format(lead.createdAt)),
+            ])
+            o["phone"] = lead.phone.map { .string($0) }
+            o["email"] = lead.email.map { .string($0) }
+            o["name"] = lead.name.map { .string($0) }
+            o["timezone"] = lead.timeZone.map { .string($0) }
+            o["vars"] = lead.varsJSON.flatMap { try? JSONValue.parse($0) }
+            return .object(o)
+        } catch let error as RPCError {
+            throw error
+        } catch {
+            throw storeFailure(error)
+        }
+    }
+}

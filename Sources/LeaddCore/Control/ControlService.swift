@@ -115,6 +115,7 @@ public final class ControlService: Sendable {
         case "campaign.resume": return try await campaignSetState(request.params, to: .active)
         case "campaign.cancel": return try await campaignSetState(request.params, to: .cancelled)
         case "lead.import": return try await leadImport(request.params)
+        case "lead.get": return try await leadGet(request.params)
         case "suppression.add": return try await suppressionAdd(request.params)
         case "suppression.remove": return try await suppressionRemove(request.params)
         case "suppression.list": return try await suppressionList(request.params)

@@ -18,6 +18,11 @@ public protocol CampaignStore: Sendable {
     /// Stores leads with their messages; a lead whose key the campaign has adds nothing.
     func importLeads(campaign: String, _ leads: [PreparedLead], now: Int64) async throws -> [LeadImportResult]
 
+    /// The id of the message a tenant stored under an idempotency key.
+    func messageID(tenant: String, idempotencyKey: String) async throws -> Int64?
+    /// A lead of a campaign by its key, with its stored fields.
+    func lead(campaign: String, key: String) async throws -> StoredLead?
+
     func addSuppression(tenant: String, address: String, reason: String?, now: Int64) async throws -> Bool
     func removeSuppression(tenant: String, address: String) async throws -> Bool
     func suppressions(tenant: String?, after: (String, String), limit: Int) async throws -> [Suppression]

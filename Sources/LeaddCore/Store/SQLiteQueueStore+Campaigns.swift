@@ -28,6 +28,18 @@ public struct PreparedLead: Sendable, Equatable {
     }
 }
 
+/// A lead as stored.
+public struct StoredLead: Sendable, Equatable {
+    public var id: Int64
+    public var key: String
+    public var phone: String?
+    public var email: String?
+    public var name: String?
+    public var varsJSON: String?
+    public var timeZone: String?
+    public var createdAt: Int64
+}
+
 public enum LeadImportResult: Sendable, Equatable {
     /// Stored, with this many new messages.
     case accepted(leadID: Int64, messages: Int)
@@ -213,6 +225,31 @@ extension SQLiteQueueStore {
             effects.move(row.channel, from: .paused, to: .scheduled)
         }
         return rows.count
+    }
+
+    public func messageID(tenant: String, idempotencyKey: String) async throws -> Int64? {
+        try await reader.submit { db, _ in
+            let s = try db.statement("SELECT id FROM messages WHERE tenant = ? AND idempotency_key = ?")
+            s.bind(1, tenant)
+            s.bind(2, idempotencyKey)
+            defer { s.reset() }
+            return try s.step() ? s.int64(0) : nil
+        }
+    }
+
+    public func lead(campaign: String, key: String) async throws -> StoredLead? {
+        try await reader.submit { db, _ in
+            let s = try db.statement(
+                "SELECT id, phone, email, name, vars, timezone, created_at FROM leads WHERE campaign = ? AND lead_key = ?"
+            )
+            s.bind(1, campaign)
+            s.bind(2, key)
+            defer { s.reset() }
+            guard try s.step() else { return nil }
+            return StoredLead(
+                id: s.int64(0), key: key, phone: s.stringOrNil(1), email: s.stringOrNil(2), name: s.stringOrNil(3),
+                varsJSON: s.stringOrNil(4), timeZone: s.stringOrNil(5), createdAt: s.int64(6))
+        }
     }
 
     /// Stores leads of an active campaign with their messages; a lead already in the campaign

@@ -124,7 +124,20 @@ enum Schema {
         -- Messages of a paused campaign, so resume finds them without a scan.
         CREATE INDEX messages_paused ON messages(campaign) WHERE state = 6;
         CREATE INDEX messages_by_campaign ON messages(campaign, state) WHERE campaign IS NOT NULL;
-        ALTER TABLE tenants ADD COLUMN burst INTEGER;
+        -- Tenants written by tenant.put: every setting optional (the config fills the gaps).
+        DROP TABLE tenants;
+        CREATE TABLE tenants (
+            id TEXT PRIMARY KEY,
+            name TEXT,
+            country TEXT,
+            timezone TEXT,
+            schedule TEXT,
+            rate TEXT,
+            burst INTEGER,
+            weight INTEGER,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        ) WITHOUT ROWID;
         ALTER TABLE leads ADD COLUMN lead_key TEXT;
         CREATE UNIQUE INDEX leads_by_key ON leads(campaign, lead_key);
         """,

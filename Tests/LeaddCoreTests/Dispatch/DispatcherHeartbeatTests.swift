@@ -59,6 +59,8 @@ extension StuckStore {
     func setCampaignState(id: String, to state: CampaignState, now: Int64) async throws -> Int { 0 }
     func importLeads(campaign: String, _ leads: [PreparedLead], now: Int64) async throws -> [LeadImportResult] { [] }
     func addSuppression(tenant: String, address: String, reason: String?, now: Int64) async throws -> Bool { false }
+    func messageID(tenant: String, idempotencyKey: String) async throws -> Int64? { nil }
+    func lead(campaign: String, key: String) async throws -> StoredLead? { nil }
     func removeSuppression(tenant: String, address: String) async throws -> Bool { false }
     func suppressions(tenant: String?, after: (String, String), limit: Int) async throws -> [Suppression] { [] }
 }

@@ -240,3 +240,73 @@ extension SQLiteQueueStoreTests {
         await store.close()
     }
 }
+
+@Suite struct CampaignStoreTests {
+    let path = temporaryDirectory() + "/campaigns.db"
+
+    func lead(_ key: String, due: Int64 = 1_000) -> PreparedLead {
+        var m = NewMessage(
+            tenant: "acme", channel: "sms", to: key, contentJSON: #"{"text":"hi"}"#, dueAt: due,
+            idempotencyKey: "campaign:c1:lead:\(key):step:1")
+        m.campaign = "c1"
+        m.step = 1
+        return PreparedLead(key: key, phone: key, email: nil, name: nil, varsJSON: nil, timeZone: nil, messages: [m])
+    }
+
+    @Test func reimportingAddsNothing() async throws {
+        let store = try SQLiteQueueStore(path: path)
+        _ = try await store.createCampaign(Campaign(id: "c1", tenant: "acme", name: "c", steps: []), now: 0)
+        let first = try await store.importLeads(campaign: "c1", [lead("+1"), lead("+2")], now: 0)
+        #expect(first.allSatisfy { if case .accepted(_, 1) = $0 { true } else { false } })
+        let again = try await store.importLeads(campaign: "c1", [lead("+1"), lead("+3")], now: 0)
+        #expect(again.map { if case .duplicate = $0 { "dup" } else { "new" } } == ["dup", "new"])
+        #expect(await store.stats().total[.scheduled] == 3)
+        await #expect(throws: CampaignStoreError.self) {
+            try await store.createCampaign(Campaign(id: "c1", tenant: "acme", name: "c", steps: []), now: 0)
+        }
+        await store.close()
+    }
+
+    @Test func pauseHoldsResumeRequeuesAndCancelEnds() async throws {
+        let store = try SQLiteQueueStore(path: path)
+        _ = try await store.createCampaign(Campaign(id: "c1", tenant: "acme", name: "c", steps: []), now: 0)
+        _ = try await store.importLeads(campaign: "c1", (1...5).map { lead("+\($0)", due: Int64($0) * 100) }, now: 0)
+        let sent = try await store.claimDue(channel: "sms", now: 100, limit: 1)
+        #expect(sent.count == 1)
+        #expect(try await store.setCampaignState(id: "c1", to: .paused, now: 200) == 4)
+        #expect(try await store.claimDue(channel: "sms", now: 10_000, limit: 10).isEmpty)
+        #expect(await store.stats().total[.paused] == 4)
+        // Leads imported while paused wait with the campaign.
+        _ = try await store.importLeads(campaign: "c1", [lead("+6", due: 600)], now: 0)
+        #expect(await store.stats().total[.paused] == 5)
+        #expect(try await store.setCampaignState(id: "c1", to: .active, now: 300) == 5)
+        // Exactly where it stopped: the four left and the new one, each at its own due time.
+        let resumed = try await store.claimDue(channel: "sms", now: 10_000, limit: 10)
+        #expect(resumed.map(\.dueAt) == [200, 300, 400, 500, 600])
+        _ = try await store.importLeads(campaign: "c1", [lead("+7"), lead("+8")], now: 0)
+        #expect(try await store.setCampaignState(id: "c1", to: .cancelled, now: 400) == 2)
+        #expect(try await store.claimDue(channel: "sms", now: 10_000, limit: 10).isEmpty)
+        await #expect(throws: CampaignStoreError.self) {
+            try await store.setCampaignState(id: "c1", to: .active, now: 500)
+        }
+        let counts = try await store.campaignCounts(id: "c1")
+        #expect(counts[.cancelled] == 2)
+        #expect(counts[.inflight] == 6)
+        await store.close()
+    }
+
+    @Test func tenantsAndSuppressionsRoundTrip() async throws {
+        let store = try SQLiteQueueStore(path: path)
+        var t = Tenant(id: "acme")
+        t.country = "BR"
+        t.rate = Rate(count: 10, per: .seconds(1))
+        t.weight = 3
+        let stored = try await store.putTenant(t, now: 5)
+        #expect(try await store.tenant(id: "acme") == stored)
+        #expect(try await store.addSuppression(tenant: "acme", address: "+1", reason: "STOP", now: 1))
+        #expect(!(try await store.addSuppression(tenant: "acme", address: "+1", reason: nil, now: 2)))
+        #expect(try await store.suppressions(tenant: "acme", after: ("acme", ""), limit: 10).map(\.address) == ["+1"])
+        #expect(try await store.removeSuppression(tenant: "acme", address: "+1"))
+        await store.close()
+    }
+}
