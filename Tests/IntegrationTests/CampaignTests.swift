@@ -181,3 +181,96 @@ extension Integration {
         }
     }
 }
+
+extension Integration {
+    /// The scenario leadd is built for: a thousand tenants, each with its own window and zone,
+    /// a hundred leads each, imported in one `leaddctl import`.
+    @Suite struct SeedScenarioTests {
+        static let zones = ["America/Sao_Paulo", "Europe/Lisbon", "America/New_York", "Asia/Tokyo", "Australia/Sydney"]
+        static let schedules = ["business", "evening", "weekend"]
+
+        @Test func aThousandTenantsTimesAHundredLeadsAreStoredOnceAtTheirLocalTimes() throws {
+            let daemon = try DaemonProcess()
+            try daemon.writeConfig(
+                try String(contentsOfFile: daemon.configPath, encoding: .utf8) + """
+
+                    store:
+                      synchronous: normal
+                    schedules:
+                      business: {timezone: America/Sao_Paulo, days: [mon-fri], hours: "09:00-18:00"}
+                      evening: {timezone: UTC, hours: "18:00-21:00"}
+                      weekend: {timezone: UTC, days: [sat, sun], hours: "10:00-14:00"}
+                    """)
+            try daemon.start()
+            let tenants = 1_000
+            let leadsEach = 100
+            let client = try daemon.client()
+            func batch(_ method: String, _ params: [JSONObject]) throws {
+                let requests = params.enumerated().map { ControlClient.request(method, $1, id: Int64($0)) }
+                try client.writeLine(JSONValue.array(requests).serialized)
+                let answers = try client.readResponse().arrayValue ?? []
+                #expect(answers.count == params.count)
+                #expect(answers.allSatisfy { $0["result"] != nil }, "\(answers.first { $0["error"] != nil } ?? .null)")
+            }
+            try batch(
+                "tenant.put",
+                (0..<tenants).map { t in
+                    JSONObject([
+                        "id": .string(String(format: "t%04d", t)), "country": "BR",
+                        "timezone": .string(Self.zones[t % Self.zones.count]),
+                        "schedule": .string(Self.schedules[t % Self.schedules.count]),
+                    ])
+                })
+            let step = try JSONValue.parse(#"[{"channel": "sms", "template": {"text": "Olá {{name}}"}}]"#)
+            try batch(
+                "campaign.create",
+                (0..<tenants).map { t in
+                    JSONObject([
+                        "tenant": .string(String(format: "t%04d", t)), "id": .string(String(format: "c%04d", t)),
+                        "name": "seed", "steps": step,
+                    ])
+                })
+            // Every lead at 09:00 on Monday 2030-01-07 on its tenant's clock.
+            var csv = "campaign,phone,name,send_at\n"
+            csv.reserveCapacity(tenants * leadsEach * 48)
+            for t in 0..<tenants {
+                for l in 0..<leadsEach {
+                    let n = t * leadsEach + l
+                    csv += String(
+                        format: "c%04d,(11) 9%04d-%04d,Lead %d,2030-01-07 09:00\n", t, n / 10_000, n % 10_000, n)
+                }
+            }
+            let file = daemon.directory + "/seed.csv"
+            try csv.write(toFile: file, atomically: true, encoding: .utf8)
+            let env = ["LEADD_SOCKET": daemon.socketPath]
+            let imported = try run(productsDirectory + "/leaddctl", ["import", file], environment: env)
+            #expect(imported.status == 0, "\(imported.err)")
+            #expect(
+                imported.out.contains("100000 rows: 100000 accepted (100000 messages), 0 rejected"), "\(imported.out)")
+            #expect(try daemon.call("queue.stats")["total"]?["scheduled"] == .integer(100_000))
+
+            var calendar = Calendar(identifier: .gregorian)
+            for t in stride(from: 0, to: tenants, by: 97) {
+                let zone = TimeZone(identifier: Self.zones[t % Self.zones.count])!
+                calendar.timeZone = zone
+                let expected = calendar.date(from: DateComponents(year: 2030, month: 1, day: 7, hour: 9))!
+                let n = t * leadsEach + 42
+                let lead = try daemon.call(
+                    "lead.get",
+                    JSONObject([
+                        "campaign": .string(String(format: "c%04d", t)),
+                        "key": .string(String(format: "+55119%04d%04d", n / 10_000, n % 10_000)),
+                    ]))
+                let due = lead["messages"]?.arrayValue?.first?["due_at"]?.stringValue ?? ""
+                #expect(
+                    due == expected.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)),
+                    "tenant \(t) in \(zone.identifier)")
+            }
+
+            let again = try run(productsDirectory + "/leaddctl", ["import", file], environment: env)
+            #expect(again.status == 1)
+            #expect(again.out.contains("100000 rows: 0 accepted (0 messages), 100000 rejected"), "\(again.out)")
+            #expect(try daemon.call("queue.stats")["total"]?["scheduled"] == .integer(100_000))
+        }
+    }
+}
