@@ -14,6 +14,9 @@ struct Benchmark: ParsableCommand {
     @Option(help: "Messages for the batched import and dispatch phases.")
     var messages = 200_000
 
+    @Option(help: "Leads imported through lead.import.")
+    var leads = 100_000
+
     @Option(help: "Messages sent one request at a time (pipelined).")
     var singles = 20_000
 
@@ -36,6 +39,7 @@ struct Benchmark: ParsableCommand {
         if smoke {
             messages = 5_000
             singles = 1_000
+            leads = 4_000
             latenessSeconds = 2
             latenessRate = 1_000
         }
@@ -64,6 +68,9 @@ struct Benchmark: ParsableCommand {
                 }
             }
         }
+
+        // Lead import: leads into a one-step campaign, batches of 1,000 rows.
+        let leadRate = try LeadImportProbe(socket: socket, leads: leads, connections: connections).run()
 
         // Batched import, due at a moment after it ends, so the dispatch phase starts from a full queue.
         let perConnection = messages / connections
@@ -121,6 +128,10 @@ struct Benchmark: ParsableCommand {
             [
                 "leadd import, JSON-RPC batches of 1,000", rate(importRate),
                 ratio(importRate, raw.insertPerSecond) + " of raw insert", ">= 0.50x",
+            ],
+            [
+                "leadd lead.import, batches of 1,000 leads (1 step)", rate(leadRate),
+                ratio(leadRate, raw.insertPerSecond) + " of raw insert", "",
             ],
             [
                 "leadd import, single message.send (pipelined)", rate(singleRate),
