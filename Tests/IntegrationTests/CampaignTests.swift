@@ -111,7 +111,7 @@ extension Integration {
             }
             let result = try daemon.call("lead.import", JSONObject(["campaign": "drip", "leads": .array(leads)]))
             #expect(result["accepted"] == .integer(60))
-            #expect(try daemon.eventually(timeout: 10) { daemon.sentLines.count >= 10 })
+            #expect(daemon.eventually(timeout: 10) { daemon.sentLines.count >= 10 })
             let paused = try daemon.call("campaign.pause", JSONObject(["id": "drip"]))
             let held = paused["paused"]?.int64Value ?? 0
             #expect(held > 0)
