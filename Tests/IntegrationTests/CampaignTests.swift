@@ -274,3 +274,86 @@ extension Integration {
         }
     }
 }
+
+extension Integration.CampaignProcessTests {
+    @Test func aPermanentFailureFallsBackOnce() throws {
+        let daemon = try DaemonProcess(
+            channels: """
+                  sms:
+                    plugin: TestChannel
+                    settings:
+                      file: "@SENT@"
+                      fail_matching: "+5511900000001"
+                  mail:
+                    plugin: TestChannel
+                    address: email
+                    settings:
+                      file: "@SENT@"
+                """)
+        try daemon.start()
+        _ = try daemon.call(
+            "campaign.create",
+            try object(
+                #"{"tenant": "acme", "id": "fb", "name": "Fallback", "steps": [{"channel": "sms", "fallback": "mail", "template": {"text": "Oi {{name}}"}}]}"#
+            ))
+        let result = try daemon.call(
+            "lead.import",
+            try object(
+                #"{"campaign": "fb", "leads": [{"phone": "+5511900000001", "email": "zed@example.com", "name": "Zed"}, {"phone": "+5511900000002", "email": "yan@example.com", "name": "Yan"}]}"#
+            ))
+        #expect(result["accepted"] == .integer(2))
+        // Yan by SMS; Zed's SMS refused for good, then by e-mail, once.
+        #expect(try daemon.allSent(2))
+        usleep(500_000)
+        let sent = daemon.sentRecords.map { $0["to"]?.stringValue ?? "" }.sorted()
+        #expect(sent == ["+5511900000002", "zed@example.com"])
+        let zed = try daemon.call("lead.get", JSONObject(["campaign": "fb", "key": "+5511900000001"]))
+        let states = zed["messages"]?.arrayValue?.map {
+            "\($0["channel"]?.stringValue ?? ""):\($0["state"]?.stringValue ?? "")"
+        }
+        #expect(states == ["sms:failed", "mail:sent"])
+    }
+}
+
+extension Integration.CampaignProcessTests {
+    @Test func aLongOutageReroutesToTheFallback() throws {
+        let daemon = try DaemonProcess(
+            channels: """
+                  sms:
+                    plugin: TestChannel
+                    breaker: {minimum_calls: 1, failure_rate: 0.5, open_for: 30s, fallback_after: 1s}
+                    settings:
+                      file: "@SENT@"
+                      unavailable_while: "@SENT@.down"
+                  mail:
+                    plugin: TestChannel
+                    address: email
+                    settings:
+                      file: "@SENT@"
+                """)
+        _ = FileManager.default.createFile(atPath: daemon.sentPath + ".down", contents: Data())
+        try daemon.start()
+        _ = try daemon.call(
+            "campaign.create",
+            try object(
+                #"{"tenant": "acme", "id": "fb", "name": "Fallback", "steps": [{"channel": "sms", "fallback": "mail", "template": {"text": "Oi {{name}}"}}]}"#
+            ))
+        // A message outside any campaign trips the breaker, and must keep waiting for the channel.
+        _ = try daemon.call("message.send", sendParams(key: "plain"))
+        #expect(
+            daemon.eventually(timeout: 10) { (try? daemon.call("breaker.list"))?.serialized.contains("open") == true })
+        _ = try daemon.call(
+            "lead.import",
+            try object(
+                #"{"campaign": "fb", "leads": [{"phone": "+5511900000003", "email": "xu@example.com", "name": "Xu"}]}"#)
+        )
+        #expect(try daemon.allSent(1))
+        #expect(daemon.sentRecords.map { $0["to"] } == ["xu@example.com"])
+        let xu = try daemon.call("lead.get", JSONObject(["campaign": "fb", "key": "+5511900000003"]))
+        let states = xu["messages"]?.arrayValue?.map {
+            "\($0["channel"]?.stringValue ?? ""):\($0["state"]?.stringValue ?? "")"
+        }
+        #expect(states == ["sms:cancelled", "mail:sent"])
+        #expect(try daemon.call("queue.stats")["channels"]?["sms"]?["scheduled"] == .integer(1))
+    }
+}

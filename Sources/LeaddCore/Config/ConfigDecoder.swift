@@ -106,7 +106,10 @@ public enum ConfigDecoder {
             }
         }
         if let f = keys["breaker"] {
-            let b = try f.mapping(allowed: ["failure_rate", "minimum_calls", "window", "open_for", "probes"])
+            let b = try f.mapping(allowed: [
+                "failure_rate", "minimum_calls", "window", "open_for", "probes", "fallback_after",
+            ])
+            if let v = b["fallback_after"] { channel.breaker.fallbackAfter = try v.duration() }
             if let v = b["failure_rate"] { channel.breaker.failureRate = try v.fraction() }
             if let v = b["minimum_calls"] { channel.breaker.minimumCalls = try v.int(in: 1...1_000_000) }
             if let v = b["window"] { channel.breaker.window = try v.duration() }

@@ -290,19 +290,21 @@ extension ControlService {
             guard let lead else { throw RPCError.notFound("lead '\(key)' in campaign '\(id)'", field: "key") }
             var messages: [JSONValue] = []
             for step in 1...max(campaign.steps.count, 1) {
-                let messageKey = "campaign:\(id):lead:\(lead.key):step:\(step)"
-                guard
-                    let messageID = try await runtime.store.messageID(
-                        tenant: campaign.tenant, idempotencyKey: messageKey),
-                    let m = try await runtime.store.message(id: messageID)
-                else { continue }
-                messages.append(
-                    .object(
-                        JSONObject([
-                            "id": .string(String(m.id)), "step": .integer(Int64(step)), "channel": .string(m.channel),
-                            "to": .string(m.to), "state": .string(m.state.description),
-                            "due_at": .string(Timestamp.format(m.dueAt)),
-                        ])))
+                let stepKey = "campaign:\(id):lead:\(lead.key):step:\(step)"
+                // The step's message, and the one its fallback channel made of it, if any.
+                for (key, fallback) in [(stepKey, false), (stepKey + ":fallback", true)] {
+                    guard
+                        let messageID = try await runtime.store.messageID(tenant: campaign.tenant, idempotencyKey: key),
+                        let m = try await runtime.store.message(id: messageID)
+                    else { continue }
+                    var o = JSONObject([
+                        "id": .string(String(m.id)), "step": .integer(Int64(step)), "channel": .string(m.channel),
+                        "to": .string(m.to), "state": .string(m.state.description),
+                        "due_at": .string(Timestamp.format(m.dueAt)),
+                    ])
+                    if fallback { o["fallback"] = .bool(true) }
+                    messages.append(.object(o))
+                }
             }
             var o = JSONObject([
                 "campaign": .string(id), "key": .string(lead.key), "messages": .array(messages),

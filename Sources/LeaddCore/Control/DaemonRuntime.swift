@@ -2,6 +2,7 @@
 // and each channel with its plugin and dispatcher (or the reason it failed to load).
 import Logging
 import PluginAPI
+import Synchronization
 
 public final class ChannelRuntime: Sendable {
     public enum State: Sendable {
@@ -42,6 +43,8 @@ public final class DaemonRuntime: Sendable {
     /// Tenants, campaigns and suppressions mirrored from the store, with the buckets and windows
     /// every channel shares.
     public let rules = SendRules()
+    /// Each loaded channel's plugin kind (sms, whatsapp, email, ...).
+    private let pluginKinds = PluginKinds()
     private let logger: Logger
 
     /// Loads every channel's plugin; a channel whose plugin is refused is kept as failed.
@@ -60,15 +63,20 @@ public final class DaemonRuntime: Sendable {
         let metrics = self.metrics
         let events = self.events
         let rules = self.rules
+        let kinds = self.pluginKinds
+        let addressKind: @Sendable (String) -> AddressKind = { channel in
+            Self.addressKind(channel: channel, config: config.current, pluginKind: kinds.kind(of: channel))
+        }
         channels = current.channels.map { channel in
             do throws(PluginRefusal) {
                 let instance = try PluginLoader.start(channel: channel, directory: directory, logger: logger)
+                kinds.set(channel.name, instance.table.channelKind)
                 logger.info(
                     "channel \(channel.name): plugin \(instance.table.name) \(instance.table.version) (ABI \(instance.table.abiMajor).\(instance.table.abiMinor)) loaded"
                 )
                 let dispatcher = ChannelDispatcher(
                     name: channel.name, plugin: instance, store: store, config: config, clock: clock, logger: logger,
-                    metrics: metrics, events: events, rules: rules)
+                    metrics: metrics, events: events, rules: rules, addressKind: addressKind)
                 return ChannelRuntime(name: channel.name, plugin: channel.plugin, state: .running(instance, dispatcher))
             } catch {
                 logger.error("channel \(channel.name) is down: \(error.description)")
@@ -81,11 +89,12 @@ public final class DaemonRuntime: Sendable {
 
     /// Which of a lead's addresses a channel sends to.
     public func addressKind(channel name: String) -> AddressKind {
-        if let kind = config.current.channel(named: name)?.address { return kind }
-        if case .running(let plugin, _)? = channel(named: name)?.state, plugin.table.channelKind == "email" {
-            return .email
-        }
-        return .phone
+        Self.addressKind(channel: name, config: config.current, pluginKind: pluginKinds.kind(of: name))
+    }
+
+    static func addressKind(channel: String, config: LeaddConfig, pluginKind: String?) -> AddressKind {
+        if let kind = config.channel(named: channel)?.address { return kind }
+        return pluginKind == "email" ? .email : .phone
     }
 
     /// Re-reads the config file, telling systemd (RELOADING=1, then READY=1) and the log. A bad file
@@ -152,4 +161,13 @@ public final class DaemonRuntime: Sendable {
             if case .running(let instance, _) = channel.state { instance.shutdown() }
         }
     }
+}
+
+/// Each loaded channel's plugin kind, filled as plugins load and read by fallbacks.
+final class PluginKinds: Sendable {
+    private let kinds = Mutex<[String: String]>([:])
+
+    func set(_ channel: String, _ kind: String) { kinds.withLock { $0[channel] = kind } }
+
+    func kind(of channel: String) -> String? { kinds.withLock { $0[channel] } }
 }

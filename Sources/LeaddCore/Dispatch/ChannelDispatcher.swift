@@ -30,6 +30,8 @@ public final class ChannelDispatcher: Sendable {
     private let lastBeat = Atomic<Int64>(ChannelDispatcher.monotonicMilliseconds())
     private let horizon: Mutex<HorizonQueue>
     private let rules: SendRules
+    /// Which lead address a channel sends to, for fallbacks to another channel; set by the runtime.
+    private let addressKind: (@Sendable (String) -> AddressKind)?
 
     /// The longest a loop sleeps without looking at the queue.
     static let maximumIdle: Duration = .seconds(1)
@@ -37,10 +39,12 @@ public final class ChannelDispatcher: Sendable {
     public init(
         name: String, plugin: PluginInstance, store: any QueueStore, config: ConfigHolder,
         clock: any WallClockProtocol, logger: Logger, metrics: LeaddMetrics = LeaddMetrics(),
-        events: EventBus = EventBus(), rules: SendRules = SendRules()
+        events: EventBus = EventBus(), rules: SendRules = SendRules(),
+        addressKind: (@Sendable (String) -> AddressKind)? = nil
     ) {
         self.name = name
         self.rules = rules
+        self.addressKind = addressKind
         self.horizon = Mutex(
             HorizonQueue(channel: name, settings: .init(channel: config.current.channel(named: name))))
         self.breaker = Mutex(
@@ -94,6 +98,13 @@ public final class ChannelDispatcher: Sendable {
                 var limit = batchSize
                 switch permission {
                 case .wait(let until):
+                    let troubleSince = breaker.withLock { $0.troubleSince }
+                    if let after = settings?.breaker.fallbackAfter, let troubleSince,
+                        now - troubleSince >= after.milliseconds,
+                        await reroute(now: now, until: until, limit: batchSize)
+                    {
+                        continue
+                    }
                     await sleep(until: until, now: now)
                     continue
                 case .send(let probes):
@@ -289,7 +300,7 @@ public final class ChannelDispatcher: Sendable {
                 // The lead opted out after the message was queued: it is not sent, ever.
                 outside.append(
                     DeliveryOutcome(
-                        id: message.id, channel: name, kind: .suppressed, at: checkedAt, word: "suppressed",
+                        id: message.id, channel: name, kind: .cancelled, at: checkedAt, word: "suppressed",
                         detail: "\(message.to) is on the tenant's suppression list"))
             } else if let opening = rules.windowClosedUntil(
                 tenant: tenant, campaign: campaign, zone: message.timeZone ?? "", config: current, now: checkedAt)
@@ -319,6 +330,9 @@ public final class ChannelDispatcher: Sendable {
         let unavailable = results.filter { $0.outcome == .channelUnavailable }.count
         let changed = breaker.withLock { $0.record(calls: results.count, failures: unavailable, now: now) }
         if let changed { breakerChanged(to: changed, now: now) }
+        // Fallback messages are stored before the failures are recorded, so a crash between the
+        // two sends the failed message again rather than losing its fallback.
+        await enqueueFallbacks(batch, outcomes, now: now)
         await recordDurably(outcomes)
         logRefusals(batch, outcomes)
         metrics.recordBatch(
@@ -334,7 +348,72 @@ public final class ChannelDispatcher: Sendable {
         }
     }
 
-    /// The outcomes must reach the store: a failing disk is retried rather than forgotten (and a
+    private func enqueueFallbacks(_ batch: [ClaimedMessage], _ outcomes: [DeliveryOutcome], now: Int64) async {
+        guard let addressKind else { return }
+        let failed = zip(batch, outcomes).filter { $0.1.kind == .failed }.map(\.0)
+        guard !failed.isEmpty else { return }
+        let fallbacks = await Fallback(rules: rules, store: store, addressKind: addressKind).messages(
+            for: failed, now: now)
+        _ = await storeFallbacks(Array(fallbacks.values), now: now)
+    }
+
+    private func storeFallbacks(_ fallbacks: [NewMessage], now: Int64) async -> Bool {
+        guard !fallbacks.isEmpty else { return true }
+        do {
+            _ = try await store.enqueue(fallbacks, now: now)
+            for m in fallbacks { logger.notice("message for \(m.to) falls back to channel \(m.channel)") }
+            return true
+        } catch {
+            logger.error("cannot store \(fallbacks.count) fallback messages: \(error)")
+            return false
+        }
+    }
+
+    /// The channel has been down longer than `breaker.fallback_after`: campaign messages due now
+    /// whose step has a fallback channel go there (the original is cancelled as `rerouted`);
+    /// the others picked with them go back to wait for the breaker, without using up a try.
+    /// Returns false when there was nothing to reroute.
+    private func reroute(now: Int64, until: Int64, limit: Int) async -> Bool {
+        guard let addressKind else { return false }
+        let fallback = Fallback(rules: rules, store: store, addressKind: addressKind)
+        let rules = self.rules
+        let picks = horizon.withLock { horizon in
+            horizon.pick(
+                now: now, limit: limit, weight: { _ in 1 },
+                permit: { lane in
+                    guard let campaign = rules.campaigns.campaign(lane.campaign), campaign.state == .active,
+                        campaign.steps.contains(where: { $0.fallback != nil })
+                    else { return .notBefore(until) }
+                    return .granted
+                }
+            ).picks
+        }
+        guard !picks.isEmpty else { return false }
+        let claimed: [ClaimedMessage]
+        do {
+            claimed = try await store.claim(channel: name, picks)
+        } catch {
+            horizon.withLock { $0.putBack(picks) }
+            logger.error("cannot claim messages to reroute: \(error)")
+            return false
+        }
+        let fallbacks = await fallback.messages(for: claimed, now: now)
+        let stored = await storeFallbacks(Array(fallbacks.values), now: now)
+        let outcomes = claimed.map { message -> DeliveryOutcome in
+            if stored, let to = fallbacks[message.id] {
+                return DeliveryOutcome(
+                    id: message.id, channel: name, kind: .cancelled, at: now, word: "rerouted",
+                    detail: "channel \(name) down; sent on \(to.channel) instead")
+            }
+            return DeliveryOutcome(
+                id: message.id, channel: name, kind: .deferred(at: until), at: now, word: "deferred",
+                detail: "channel \(name) unavailable")
+        }
+        await recordDurably(outcomes)
+        return true
+    }
+
+    /// The outcomes must reach the store:    /// The outcomes must reach the store: a failing disk is retried rather than forgotten (and a
     /// restart would make these messages due again in any case).
     private func recordDurably(_ outcomes: [DeliveryOutcome]) async {
         var delay: Duration = .milliseconds(100)

@@ -125,6 +125,9 @@ public struct ClaimedMessage: Sendable, Equatable {
     /// The lead's own time zone, if the message carries one.
     public var timeZone: String? = nil
     public var campaign: String? = nil
+    public var leadID: Int64? = nil
+    /// The campaign step (1-based) the message was made for; nil for a fallback or a single send.
+    public var step: Int? = nil
 }
 
 /// What to write after a try.
@@ -136,8 +139,9 @@ public struct DeliveryOutcome: Sendable, Equatable {
         case deferred(at: Int64)
         case failed
         case dead
-        /// Not sent and never will be: the lead opted out after the message was queued.
-        case suppressed
+        /// Not sent here and never will be (the lead opted out, or the message went to a fallback
+        /// channel): cancelled without counting a try.
+        case cancelled
     }
 
     public var id: Int64

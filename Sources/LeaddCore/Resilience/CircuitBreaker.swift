@@ -15,6 +15,9 @@ public struct BreakerConfig: Sendable, Equatable {
     public var window: Duration = .seconds(30)
     public var openFor: Duration = .seconds(30)
     public var probes = 5
+    /// After the breaker has been open this long, campaign messages whose step has a fallback
+    /// channel go there instead of waiting; nil: they wait.
+    public var fallbackAfter: Duration?
 
     public init() {}
 }
@@ -42,6 +45,8 @@ public struct CircuitBreaker: Sendable, Equatable {
 
     public private(set) var state: State = .closed
     public private(set) var since: Int64
+    /// When it last opened from closed: probes failing in between do not reset it. nil while closed.
+    public private(set) var troubleSince: Int64?
     public var config: BreakerConfig
     private struct Bucket: Sendable, Equatable {
         var second: Int64
@@ -132,6 +137,11 @@ public struct CircuitBreaker: Sendable, Equatable {
 
     @discardableResult
     private mutating func transition(to new: State, now: Int64) -> State {
+        if new == .closed {
+            troubleSince = nil
+        } else if state == .closed {
+            troubleSince = now
+        }
         state = new
         since = now
         buckets = []

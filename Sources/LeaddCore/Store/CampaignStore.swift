@@ -22,6 +22,8 @@ public protocol CampaignStore: Sendable {
     func messageID(tenant: String, idempotencyKey: String) async throws -> Int64?
     /// A lead of a campaign by its key, with its stored fields.
     func lead(campaign: String, key: String) async throws -> StoredLead?
+    /// A lead by its row id.
+    func lead(id: Int64) async throws -> StoredLead?
 
     func addSuppression(tenant: String, address: String, reason: String?, now: Int64) async throws -> Bool
     func removeSuppression(tenant: String, address: String) async throws -> Bool

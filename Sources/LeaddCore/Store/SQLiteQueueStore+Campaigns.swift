@@ -252,6 +252,19 @@ extension SQLiteQueueStore {
         }
     }
 
+    public func lead(id: Int64) async throws -> StoredLead? {
+        try await reader.submit { db, _ in
+            let s = try db.statement(
+                "SELECT lead_key, phone, email, name, vars, timezone, created_at FROM leads WHERE id = ?")
+            s.bind(1, id)
+            defer { s.reset() }
+            guard try s.step() else { return nil }
+            return StoredLead(
+                id: id, key: s.string(0), phone: s.stringOrNil(1), email: s.stringOrNil(2), name: s.stringOrNil(3),
+                varsJSON: s.stringOrNil(4), timeZone: s.stringOrNil(5), createdAt: s.int64(6))
+        }
+    }
+
     /// Stores leads of an active campaign with their messages; a lead already in the campaign
     /// (same key) adds nothing.
     public func importLeads(campaign: String, _ leads: [PreparedLead], now: Int64) async throws -> [LeadImportResult] {

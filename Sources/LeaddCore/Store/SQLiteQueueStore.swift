@@ -256,7 +256,10 @@ public final class SQLiteQueueStore: QueueStore {
                 """)
             // A plain read and update: RETURNING would buffer each row in a temporary table.
             let read = try db.statement(
-                "SELECT recipient, content, idempotency_key, attempts, created_at FROM messages WHERE id = ? AND state = 0"
+                """
+                SELECT recipient, content, idempotency_key, attempts, created_at, lead_id, step
+                FROM messages WHERE id = ? AND state = 0
+                """
             )
             let mark = try db.statement("UPDATE messages SET state = 1 WHERE id = ?")
             var claimed: [ClaimedMessage] = []
@@ -283,7 +286,8 @@ public final class SQLiteQueueStore: QueueStore {
                         idempotencyKey: effectiveIdempotencyKey(id: id, given: read.stringOrNil(2)),
                         dueAt: pick.entry.dueAt, attemptCount: Int(read.int64(3)), createdAt: read.int64(4),
                         priority: pick.lane.priority, timeZone: pick.lane.zone.isEmpty ? nil : pick.lane.zone,
-                        campaign: pick.lane.campaign.isEmpty ? nil : pick.lane.campaign))
+                        campaign: pick.lane.campaign.isEmpty ? nil : pick.lane.campaign, leadID: read.int64OrNil(5),
+                        step: read.int64OrNil(6).map { Int($0) }))
                 read.reset()
                 mark.reset()
                 mark.bind(1, id)
@@ -343,7 +347,7 @@ public final class SQLiteQueueStore: QueueStore {
                     statement.reset()
                     statement.bind(1, Int64(newState.rawValue))
                     statement.bind(2, o.detail)
-                case .suppressed:
+                case .cancelled:
                     newState = .cancelled
                     statement = suppressed
                     statement.reset()

@@ -61,6 +61,7 @@ extension StuckStore {
     func addSuppression(tenant: String, address: String, reason: String?, now: Int64) async throws -> Bool { false }
     func messageID(tenant: String, idempotencyKey: String) async throws -> Int64? { nil }
     func lead(campaign: String, key: String) async throws -> StoredLead? { nil }
+    func lead(id: Int64) async throws -> StoredLead? { nil }
     func removeSuppression(tenant: String, address: String) async throws -> Bool { false }
     func suppressions(tenant: String?, after: (String, String), limit: Int) async throws -> [Suppression] { [] }
 }

@@ -27,6 +27,24 @@ import Testing
         #expect(b.permission(now: 31_999) == .wait(until: 32_000))
     }
 
+    @Test func troubleLastsFromTheFirstOpeningUntilItCloses() {
+        var b = CircuitBreaker(config: config, now: 0)
+        #expect(b.troubleSince == nil)
+        b.record(calls: 10, failures: 10, now: 1_000)
+        #expect(b.troubleSince == 1_000)
+        // A failed probe opens it again; the trouble still dates from the first opening.
+        _ = b.permission(now: 31_000)
+        b.sent(1)
+        b.record(calls: 1, failures: 1, now: 31_500)
+        #expect(b.state == .open(until: 61_500))
+        #expect(b.troubleSince == 1_000)
+        _ = b.permission(now: 61_500)
+        b.sent(3)
+        b.record(calls: 3, failures: 0, now: 62_000)
+        #expect(b.state == .closed)
+        #expect(b.troubleSince == nil)
+    }
+
     @Test func oldResultsLeaveTheWindow() {
         var b = CircuitBreaker(config: config, now: 0)
         _ = b.record(calls: 8, failures: 8, now: 1_000)
