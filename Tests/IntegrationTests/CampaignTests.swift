@@ -81,6 +81,11 @@ extension Integration {
             #expect(summary["rejected"]?.arrayValue?.count == 5)
             usleep(300_000)
             #expect(daemon.sentLines.count == 6)
+            // The second import found the compiled templates and the read numbers in memory.
+            let caches = try daemon.call("status")["caches"]
+            #expect((caches?["templates"]?["hits"]?.int64Value ?? 0) >= 1)
+            #expect((caches?["numbers"]?["hits"]?.int64Value ?? 0) >= 4)
+            #expect(caches?["tenants"]?["entries"] == .integer(1))
 
             let lead = try daemon.call(
                 "lead.get", JSONObject(["campaign": "welcome", "key": .string("(11) 98765-4321")]))

@@ -27,20 +27,33 @@ public struct LeadImporter {
     let addressKinds: [AddressKind]
     let tenant: TenantSettings
     let isSuppressed: (String) -> Bool
+    let normalize: (String) -> Result<String, PhoneNumbers.Failure>
 
     public init(
-        campaign: Campaign, tenant: TenantSettings, addressKinds: [AddressKind],
-        isSuppressed: @escaping (String) -> Bool
+        campaign: Campaign, tenant: TenantSettings, addressKinds: [AddressKind], templates: [StepTemplate]? = nil,
+        isSuppressed: @escaping (String) -> Bool,
+        normalize: ((String) -> Result<String, PhoneNumbers.Failure>)? = nil
     ) throws(TemplateError) {
         self.campaign = campaign
         self.tenant = tenant
         self.addressKinds = addressKinds
         self.isSuppressed = isSuppressed
+        let region = tenant.country
+        self.normalize = normalize ?? { PhoneNumbers.normalize($0, region: region) }
+        if let templates {
+            self.templates = templates
+        } else {
+            self.templates = try Self.compile(campaign)
+        }
+    }
+
+    /// The campaign's step templates, compiled.
+    public static func compile(_ campaign: Campaign) throws(TemplateError) -> [StepTemplate] {
         var templates: [StepTemplate] = []
         for (i, step) in campaign.steps.enumerated() {
             templates.append(try StepTemplate(step.template, field: "steps.\(i).template"))
         }
-        self.templates = templates
+        return templates
     }
 
     static let fields: Set<String> = ["id", "phone", "email", "name", "vars", "send_at", "timezone"]
@@ -81,7 +94,7 @@ public struct LeadImporter {
 
         var phone: String?
         if let phoneText {
-            switch PhoneNumbers.normalize(phoneText, region: tenant.country) {
+            switch normalize(phoneText) {
             case .success(let e164): phone = e164
             case .failure(let failure): return reject("phone", "'\(phoneText)': \(failure)")
             }

@@ -27,7 +27,7 @@ public enum ConfigDecoder {
         var config = LeaddConfig()
         guard let root else { return config }
         let top = try YAMLField(node: root, path: "", file: file).mapping(
-            allowed: ["daemon", "store", "channels", "schedules", "tenants"])
+            allowed: ["daemon", "store", "channels", "schedules", "tenants", "cache"])
         if let daemon = top["daemon"] { config.daemon = try decodeDaemon(daemon) }
         if let store = top["store"] { config.store = try decodeStore(store) }
         if let channels = top["channels"] {
@@ -39,6 +39,11 @@ public enum ConfigDecoder {
             for (name, field) in try schedules.orderedMapping() {
                 config.schedules[name] = try decodeSchedule(name: name, field)
             }
+        }
+        if let cache = top["cache"] {
+            let keys = try cache.mapping(allowed: ["ttl", "max_entries"])
+            if let f = keys["ttl"] { config.cache.ttl = try f.duration() }
+            if let f = keys["max_entries"] { config.cache.maxEntries = try f.int(in: 100...100_000_000) }
         }
         if let tenants = top["tenants"] {
             config.tenants = try decodeTenants(tenants, schedules: config.schedules)

@@ -29,6 +29,7 @@ public final class ConfigHolder: Sendable {
             var restart: [String] = []
             if old.daemon != new.daemon { restart.append("daemon") }
             if old.store != new.store { restart.append("store") }
+            if old.cache != new.cache { restart.append("cache") }
             let oldChannels = Dictionary(uniqueKeysWithValues: old.channels.map { ($0.name, $0) })
             let newChannels = Dictionary(uniqueKeysWithValues: new.channels.map { ($0.name, $0) })
             for name in Set(oldChannels.keys).union(newChannels.keys).sorted() {
@@ -42,6 +43,7 @@ public final class ConfigHolder: Sendable {
             var merged = new
             merged.daemon = old.daemon
             merged.store = old.store
+            merged.cache = old.cache
             merged.channels = new.channels.compactMap { channel in
                 guard let before = oldChannels[channel.name] else { return nil }
                 var c = channel

@@ -10,6 +10,7 @@ public struct LeaddConfig: Sendable, Equatable {
     public var tenants = TenantsConfig()
     /// Named sending windows.
     public var schedules: [String: SendingWindow] = [:]
+    public var cache = CacheConfig()
 
     public init() {}
 
@@ -50,6 +51,15 @@ public enum SyncMode: String, Sendable, Equatable, CaseIterable {
     case full
     /// fsync only at checkpoints: survives a crash of leadd, not of the machine.
     case normal
+}
+
+/// Derived values kept in memory: numbers read against numbering plans, compiled templates,
+/// tenants' resolved settings.
+public struct CacheConfig: Sendable, Equatable {
+    public var ttl: Duration = .seconds(300)
+    public var maxEntries = 100_000
+
+    public init() {}
 }
 
 public struct StoreConfig: Sendable, Equatable {

@@ -181,16 +181,23 @@ extension ControlService {
         }
         let tenant = runtime.rules.settings(for: campaign.tenant, runtime.config)
         let suppressions = runtime.rules.suppressions
+        let now = runtime.clock.nowMilliseconds()
+        let rules = runtime.rules
         let importer: LeadImporter
         do {
+            let templates = try rules.templates.value(for: campaign.id, now: now) { () throws(TemplateError) in
+                try LeadImporter.compile(campaign)
+            }
             importer = try LeadImporter(
                 campaign: campaign, tenant: tenant,
-                addressKinds: campaign.steps.map { runtime.addressKind(channel: $0.channel) },
-                isSuppressed: { suppressions.contains(tenant: campaign.tenant, address: $0) })
-        } catch {
+                addressKinds: campaign.steps.map { runtime.addressKind(channel: $0.channel) }, templates: templates,
+                isSuppressed: { suppressions.contains(tenant: campaign.tenant, address: $0) },
+                normalize: { rules.phoneNumber($0, region: tenant.country, now: now) })
+        } catch let error as TemplateError {
             throw .invalidParams(field: error.field, error.reason)
+        } catch {
+            throw .internalError("\(error)")
         }
-        let now = runtime.clock.nowMilliseconds()
         var rejected: [LeadRejection] = []
         var prepared: [(row: Int, lead: PreparedLead)] = []
         var seen = Set<String>()

@@ -125,6 +125,18 @@ public final class ControlService: Sendable {
 
     // MARK: methods
 
+    /// Entries (and hits and misses, for caches) of what is kept in memory.
+    private func cacheStatus() -> JSONValue {
+        var caches = JSONObject()
+        for (name, c) in runtime.rules.cacheStatus().sorted(by: { $0.key < $1.key }) {
+            var o = JSONObject(["entries": .integer(Int64(c.entries))])
+            o["hits"] = c.hits.map { .integer(Int64($0)) }
+            o["misses"] = c.misses.map { .integer(Int64($0)) }
+            caches[name] = .object(o)
+        }
+        return .object(caches)
+    }
+
     private func status(_ params: JSONObject) async throws(RPCError) -> JSONValue {
         _ = try Params(params, allowed: [])
         let stats = await runtime.store.stats()
@@ -138,6 +150,7 @@ public final class ControlService: Sendable {
                 "config": .string(runtime.config.path),
                 "queue": Self.counts(stats.total),
                 "events_dropped": .integer(Int64(runtime.events.dropped)),
+                "caches": cacheStatus(),
                 "channels": .array(
                     runtime.channels.map {
                         .object(JSONObject(["name": .string($0.name), "state": .string($0.stateWord)]))

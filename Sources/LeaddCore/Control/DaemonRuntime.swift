@@ -42,7 +42,7 @@ public final class DaemonRuntime: Sendable {
     public let events = EventBus()
     /// Tenants, campaigns and suppressions mirrored from the store, with the buckets and windows
     /// every channel shares.
-    public let rules = SendRules()
+    public let rules: SendRules
     /// Each loaded channel's plugin kind (sms, whatsapp, email, ...).
     private let pluginKinds = PluginKinds()
     private let logger: Logger
@@ -58,6 +58,7 @@ public final class DaemonRuntime: Sendable {
         self.notifier = notifier
         self.logger = logger
         self.startedAt = clock.nowMilliseconds()
+        self.rules = SendRules(cache: config.current.cache)
         let current = config.current
         let directory = current.daemon.pluginDirectory ?? PluginLoader.defaultDirectory()
         let metrics = self.metrics

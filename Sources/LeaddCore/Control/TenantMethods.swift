@@ -98,7 +98,7 @@ extension ControlService {
             return email
         }
         let region = runtime.rules.settings(for: tenant, runtime.config).country
-        switch PhoneNumbers.normalize(text, region: region) {
+        switch runtime.rules.phoneNumber(text, region: region, now: runtime.clock.nowMilliseconds()) {
         case .success(let e164): return e164
         case .failure(let failure): throw .invalidParams(field: field, "'\(text)': \(failure)")
         }

@@ -11,14 +11,37 @@ public final class SendRules: Sendable {
     public let tenantBuckets = RateBuckets()
     public let campaignBuckets = RateBuckets()
     public let windows = WindowGate()
+    /// Phone numbers read against their numbering plan, by region and text.
+    public let numbers: TTLCache<String, Result<String, PhoneNumbers.Failure>>
+    /// Each campaign's steps compiled, by campaign id.
+    public let templates: TTLCache<String, [StepTemplate]>
 
     public init(
         tenants: TenantDirectory = TenantDirectory(), campaigns: CampaignDirectory = CampaignDirectory(),
-        suppressions: SuppressionList = SuppressionList()
+        suppressions: SuppressionList = SuppressionList(), cache: CacheConfig = CacheConfig()
     ) {
         self.tenants = tenants
         self.campaigns = campaigns
         self.suppressions = suppressions
+        numbers = TTLCache(ttl: cache.ttl, capacity: cache.maxEntries)
+        templates = TTLCache(ttl: cache.ttl, capacity: max(cache.maxEntries / 100, 100))
+    }
+
+    /// `text` as an E.164 number, read in `region` when it has no country code.
+    public func phoneNumber(_ text: String, region: String?, now: Int64) -> Result<String, PhoneNumbers.Failure> {
+        numbers.value(for: (region ?? "") + "\u{0}" + text, now: now) { PhoneNumbers.normalize(text, region: region) }
+    }
+
+    /// What `status` shows of the in-memory directories and caches.
+    public func cacheStatus() -> [String: (entries: Int, hits: Int?, misses: Int?)] {
+        let t = tenants.lookups
+        let n = numbers.counts
+        let c = templates.counts
+        return [
+            "tenants": (tenants.count, t.hits, t.misses), "campaigns": (campaigns.count, nil, nil),
+            "suppressions": (suppressions.count, nil, nil), "numbers": (n.entries, n.hits, n.misses),
+            "templates": (c.entries, c.hits, c.misses),
+        ]
     }
 
     /// How long a lane of a paused campaign is left alone before it is asked about again.

@@ -179,6 +179,13 @@ import Testing
         #expect(missing?.reason.contains("no schedule 'nope'") == true)
     }
 
+    @Test func cacheSettingsDecodeAndAreBounded() throws {
+        let config = try ConfigDecoder.decode("cache:\n  ttl: 90s\n  max_entries: 5000\n", file: "t.yaml")
+        #expect(config.cache.ttl == .seconds(90))
+        #expect(config.cache.maxEntries == 5000)
+        #expect(error("cache:\n  max_entries: 1\n")?.key == "cache.max_entries")
+    }
+
     @Test func tenantOverridesStartFromTheDefaults() throws {
         let config = try ConfigDecoder.decode(
             """
