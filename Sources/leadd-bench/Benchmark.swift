@@ -32,6 +32,9 @@ struct Benchmark: ParsableCommand {
     @Flag(help: "A quick run with small counts (checks that the benchmark works; numbers mean little).")
     var smoke = false
 
+    @Flag(help: "Only the lateness probe (for working on it).")
+    var latenessOnly = false
+
     @Flag(help: "Keep the temporary directory.")
     var keep = false
 
@@ -48,6 +51,19 @@ struct Benchmark: ParsableCommand {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { if !keep { try? FileManager.default.removeItem(atPath: directory) } }
 
+        if latenessOnly {
+            let leadd = try LeaddUnderTest(directory: directory, binaries: binaries, batchSize: 1000, concurrency: 4)
+            defer { leadd.stop() }
+            let late = try LatenessProbe(
+                socket: leadd.socketPath, recordPath: leadd.pacedRecordPath, perSecond: latenessRate,
+                seconds: latenessSeconds, tenants: 1_000
+            ).run()
+            print(
+                String(
+                    format: "lateness at %d msgs/s for %d s: p50 %.2f ms, p99 %.2f ms, max %.2f ms, %.0f msgs/s",
+                    latenessRate, latenessSeconds, late.p50, late.p99, late.max, late.achieved))
+            return
+        }
         print("leadd-bench: \(messages) batched, \(singles) single, \(connections) connections, in \(directory)")
         let raw = try RawSQLiteReference(directory: directory, rows: messages).run()
 

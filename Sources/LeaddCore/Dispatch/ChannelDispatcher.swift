@@ -154,9 +154,12 @@ public final class ChannelDispatcher: Sendable {
                 inFlight.add(1, ordering: .acquiringAndReleasing)
                 let retry = RetryPolicy(settings?.retry ?? RetryConfig())
                 group.addTask {
-                    await self.deliver(batch, retry: retry)
-                    self.inFlight.subtract(1, ordering: .acquiringAndReleasing)
-                    self.waker.wake()
+                    // The slot is the plugin call: it is free again as soon as the plugin answers,
+                    // while the outcomes are still being recorded.
+                    await self.deliver(batch, retry: retry) {
+                        self.inFlight.subtract(1, ordering: .acquiringAndReleasing)
+                        self.waker.wake()
+                    }
                 }
             }
             // Cancelled: the discarding group waits for the batches in flight, which finish and are recorded.
@@ -287,7 +290,7 @@ public final class ChannelDispatcher: Sendable {
         return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
     }
 
-    private func deliver(_ claimed: [ClaimedMessage], retry: RetryPolicy) async {
+    private func deliver(_ claimed: [ClaimedMessage], retry: RetryPolicy, release: () -> Void) async {
         // A message whose window closed between the check and the claim waits for the next opening.
         let current = config.current
         let checkedAt = clock.nowMilliseconds()
@@ -314,8 +317,11 @@ public final class ChannelDispatcher: Sendable {
                 batch.append(message)
             }
         }
-        if !outside.isEmpty { await recordDurably(outside) }
-        if batch.isEmpty { return }
+        if batch.isEmpty {
+            release()
+            await recordDurably(outside)
+            return
+        }
         let outbound = batch.map {
             OutboundMessage(
                 id: String($0.id), idempotencyKey: $0.idempotencyKey, tenant: $0.tenant, to: $0.to,
@@ -324,6 +330,7 @@ public final class ChannelDispatcher: Sendable {
         let handedOver = clock.nowMilliseconds()
         let started = ContinuousClock.now
         let results = await plugin.send(outbound)
+        release()
         let sendDuration = ContinuousClock.now - started
         let now = clock.nowMilliseconds()
         let outcomes = zip(batch, results).map { retry.outcome(for: $1, of: $0, now: now) }
@@ -333,7 +340,7 @@ public final class ChannelDispatcher: Sendable {
         // Fallback messages are stored before the failures are recorded, so a crash between the
         // two sends the failed message again rather than losing its fallback.
         await enqueueFallbacks(batch, outcomes, now: now)
-        await recordDurably(outcomes)
+        await recordDurably(outside + outcomes)
         logRefusals(batch, outcomes)
         metrics.recordBatch(
             channel: name, outcomes: outcomes, sendDuration: sendDuration, lateness: batch.map { handedOver - $0.dueAt }
