@@ -362,3 +362,38 @@ extension Integration.CampaignProcessTests {
         #expect(try daemon.call("queue.stats")["channels"]?["sms"]?["scheduled"] == .integer(1))
     }
 }
+
+extension Integration.CampaignProcessTests {
+    @Test func jsonLinesFromStdinWithDryRunStoreNothing() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start()
+        _ = try daemon.call(
+            "campaign.create",
+            try object(
+                #"{"tenant": "acme", "id": "jl", "name": "JSON Lines", "steps": [{"channel": "sms", "template": {"text": "Oi {{name}} {{vars.city}}"}}]}"#
+            ))
+        let file = try write(
+            """
+            {"phone": "+55 11 97000-0001", "name": "Ana", "vars": {"city": "Recife"}}
+            {"phone": "+55 11 97000-0002", "name": "Bia"}
+
+            {"phone": "+55 11 97000-0003", "name": "Caio", "vars": {"city": "Natal"}, "campaign": "jl"}
+            """, to: "leads.jsonl", in: daemon)
+        let command = "\(leaddctl) import - --format jsonl --campaign jl --json --dry-run < \(file)"
+        let dry = try run("/bin/sh", ["-c", command], environment: ["LEADD_SOCKET": daemon.socketPath])
+        let summary = try JSONValue.parse(dry.out.trimmingCharacters(in: .whitespacesAndNewlines))
+        #expect(summary["rows"] == .integer(3))
+        #expect(summary["accepted"] == .integer(2))
+        #expect(summary["dry_run"] == .bool(true))
+        let rejected = summary["rejected"]?.arrayValue?.first
+        #expect(rejected?["row"] == .integer(2))
+        #expect(rejected?["field"] == "vars.city")
+        #expect(try daemon.call("queue.stats")["total"]?["scheduled"] == .integer(0))
+        // Without --dry-run the same rows are stored.
+        let real = try run(
+            "/bin/sh", ["-c", command.replacingOccurrences(of: " --dry-run", with: "")],
+            environment: ["LEADD_SOCKET": daemon.socketPath])
+        #expect(real.status == 1)
+        #expect(try daemon.allSent(2))
+    }
+}

@@ -25,7 +25,7 @@ extension Integration {
             #expect(try daemon.sendBatch(1_000, keyPrefix: "big", tenant: "big") == 1_000)
             #expect(try daemon.sendBatch(10, keyPrefix: "small", tenant: "small") == 10)
             #expect(
-                try daemon.eventually(timeout: 20) {
+                daemon.eventually(timeout: 20) {
                     daemon.sentRecords.filter { $0["tenant"] == "small" }.count == 10
                 })
             let tenants = daemon.sentRecords.map { $0["tenant"]?.stringValue ?? "" }
@@ -45,7 +45,7 @@ extension Integration {
                 try daemon.sendBatch(
                     20, keyPrefix: "urgent", extra: JSONObject(["priority": "urgent", "text": "urgent"])) == 20)
             #expect(
-                try daemon.eventually(timeout: 20) {
+                daemon.eventually(timeout: 20) {
                     daemon.sentRecords.filter { $0["content"]?["text"] == "urgent" }.count == 20
                 })
             let texts = daemon.sentRecords.map { $0["content"]?["text"]?.stringValue ?? "" }

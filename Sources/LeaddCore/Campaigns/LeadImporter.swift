@@ -173,7 +173,9 @@ public struct LeadImporter {
                 rendered = try templates[i].render(context)
             } catch {
                 let variable = error.reason.split(separator: "'").dropFirst().first.map(String.init) ?? ""
-                return reject(variable.isEmpty ? error.field : "vars.\(variable)", "\(error.reason) (\(error.field))")
+                let field =
+                    variable.isEmpty ? error.field : variable.hasPrefix("vars.") ? variable : "vars.\(variable)"
+                return reject(field, "\(error.reason) (\(error.field))")
             }
             if let unsubscribe = campaign.unsubscribeURL, addressKinds[i] == .email,
                 case .object(var content) = (try? JSONValue.parse(rendered)) ?? .null
