@@ -87,32 +87,27 @@ struct Campaigns: ParsableCommand {
             abstract: "Stop a campaign's sends; resume picks up where it stopped.")
         @OptionGroup var options: CommonOptions
         @Argument(help: "Campaign id.") var id: String
-        func run() throws {
-            try options.call("campaign.pause", JSONObject(["id": .string(id)])) {
-                print("campaign \(id) paused; \(text($0["paused"])) messages held")
-            }
-        }
+        func run() throws { try change(options, "pause", id, count: "paused", "messages held") }
     }
 
     struct Resume: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Resume a paused campaign.")
         @OptionGroup var options: CommonOptions
         @Argument(help: "Campaign id.") var id: String
-        func run() throws {
-            try options.call("campaign.resume", JSONObject(["id": .string(id)])) {
-                print("campaign \(id) resumed; \(text($0["resumed"])) messages queued again")
-            }
-        }
+        func run() throws { try change(options, "resume", id, count: "resumed", "messages queued again") }
     }
 
     struct Cancel: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Cancel every unsent message of a campaign.")
         @OptionGroup var options: CommonOptions
         @Argument(help: "Campaign id.") var id: String
-        func run() throws {
-            try options.call("campaign.cancel", JSONObject(["id": .string(id)])) {
-                print("campaign \(id) cancelled; \(text($0["cancelled"])) unsent messages cancelled")
-            }
+        func run() throws { try change(options, "cancel", id, count: "cancelled", "unsent messages cancelled") }
+    }
+
+    /// campaign.pause, .resume or .cancel, and a line saying what moved.
+    static func change(_ options: CommonOptions, _ verb: String, _ id: String, count: String, _ what: String) throws {
+        try options.call("campaign.\(verb)", JSONObject(["id": .string(id)])) {
+            print("campaign \(id) \(count); \(text($0[count])) \(what)")
         }
     }
 }

@@ -131,14 +131,7 @@ extension SQLiteQueueStore {
     /// paused ones back, cancelled ends every unsent one. Returns how many messages moved.
     public func setCampaignState(id: String, to state: CampaignState, now: Int64) async throws -> Int {
         try await writer.submit { db, effects in
-            let current = try db.statement("SELECT state FROM campaigns WHERE id = ?")
-            current.bind(1, id)
-            guard try current.step() else {
-                current.reset()
-                throw CampaignStoreError.notFound(id)
-            }
-            let from = CampaignState(rawValue: current.string(0)) ?? .active
-            current.reset()
+            let from = try Self.state(ofCampaign: id, db)
             if from == state { return 0 }
             if from == .cancelled { throw CampaignStoreError.notActive(id, from) }
             let update = try db.statement("UPDATE campaigns SET state = ? WHERE id = ?")
@@ -152,6 +145,14 @@ extension SQLiteQueueStore {
             case .active: return try Self.resume(campaign: id, db, &effects)
             }
         }
+    }
+
+    private static func state(ofCampaign id: String, _ db: SQLiteConnection) throws -> CampaignState {
+        let s = try db.statement("SELECT state FROM campaigns WHERE id = ?")
+        s.bind(1, id)
+        defer { s.reset() }
+        guard try s.step() else { throw CampaignStoreError.notFound(id) }
+        return CampaignState(rawValue: s.string(0)) ?? .active
     }
 
     /// Takes the campaign's messages in `states` out of the queue into `target`, with a history line.
@@ -269,14 +270,7 @@ extension SQLiteQueueStore {
     /// (same key) adds nothing.
     public func importLeads(campaign: String, _ leads: [PreparedLead], now: Int64) async throws -> [LeadImportResult] {
         try await writer.submit { db, effects in
-            let state = try db.statement("SELECT state FROM campaigns WHERE id = ?")
-            state.bind(1, campaign)
-            guard try state.step() else {
-                state.reset()
-                throw CampaignStoreError.notFound(campaign)
-            }
-            let current = CampaignState(rawValue: state.string(0)) ?? .active
-            state.reset()
+            let current = try Self.state(ofCampaign: campaign, db)
             guard current != .cancelled else { throw CampaignStoreError.notActive(campaign, current) }
             let insertLead = try db.statement(
                 """
