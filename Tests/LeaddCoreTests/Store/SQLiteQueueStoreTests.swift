@@ -310,3 +310,30 @@ extension SQLiteQueueStoreTests {
         await store.close()
     }
 }
+
+@Suite struct SchemaUpgradeTests {
+    @Test func aQueueFromSchemaTwoIsKeptAndSentAfterTheUpgrade() async throws {
+        let path = temporaryDirectory() + "/v2.db"
+        // A database as the previous release left it: migrations 1 and 2, one queued message.
+        do {
+            let db = try SQLiteConnection(path: path)
+            for sql in Schema.migrations.prefix(2) { try db.execute(sql) }
+            try db.execute("PRAGMA application_id = \(Schema.applicationID)")
+            try db.execute("PRAGMA user_version = 2")
+            try db.execute(
+                """
+                INSERT INTO messages(id, tenant, channel, recipient, content, priority, state, due_at, created_at)
+                VALUES (7, 'acme', 'sms', '+5511987654321', '{"text":"old"}', 1, 0, 1000, 1000);
+                INSERT INTO queue(channel, due_at, id) VALUES ('sms', 1000, 7);
+                INSERT INTO counts VALUES ('sms', 0, 1);
+                """)
+        }
+        let store = try SQLiteQueueStore(path: path)
+        #expect(try await store.queueLanes(channel: "sms") == [QueueLane(priority: .normal, tenant: "acme")])
+        let claimed = try await store.claimDue(channel: "sms", now: 2_000, limit: 10)
+        #expect(claimed.map(\.id) == [7])
+        #expect(claimed.first?.contentJSON == #"{"text":"old"}"#)
+        _ = try await store.putTenant(Tenant(id: "acme"), now: 3_000)
+        await store.close()
+    }
+}
