@@ -193,7 +193,8 @@ public struct LeadImporter {
         }
         return .success(
             PreparedLead(
-                key: key, phone: phone, email: email, name: name, varsJSON: varsJSON, timeZone: zone?.identifier,
+                lead: Lead(
+                    key: key, phone: phone, email: email, name: name, varsJSON: varsJSON, timeZone: zone?.identifier),
                 messages: messages))
     }
 }

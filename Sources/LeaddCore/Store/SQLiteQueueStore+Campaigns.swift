@@ -2,44 +2,6 @@
 // out of the queue (state paused); resuming puts them back at their own due times, so nothing is
 // sent twice and nothing is skipped; cancelling ends every message not yet sent.
 
-/// A lead ready to store: its row and the messages its campaign's steps make of it.
-public struct PreparedLead: Sendable, Equatable {
-    /// What makes the lead the same lead on a re-import: its id, phone or e-mail.
-    public var key: String
-    public var phone: String?
-    public var email: String?
-    public var name: String?
-    /// The lead's variables as a JSON object text.
-    public var varsJSON: String?
-    public var timeZone: String?
-    public var messages: [NewMessage]
-
-    public init(
-        key: String, phone: String?, email: String?, name: String?, varsJSON: String?, timeZone: String?,
-        messages: [NewMessage]
-    ) {
-        self.key = key
-        self.phone = phone
-        self.email = email
-        self.name = name
-        self.varsJSON = varsJSON
-        self.timeZone = timeZone
-        self.messages = messages
-    }
-}
-
-/// A lead as stored.
-public struct StoredLead: Sendable, Equatable {
-    public var id: Int64
-    public var key: String
-    public var phone: String?
-    public var email: String?
-    public var name: String?
-    public var varsJSON: String?
-    public var timeZone: String?
-    public var createdAt: Int64
-}
-
 public enum LeadImportResult: Sendable, Equatable {
     /// Stored, with this many new messages.
     case accepted(leadID: Int64, messages: Int)
@@ -248,8 +210,10 @@ extension SQLiteQueueStore {
             defer { s.reset() }
             guard try s.step() else { return nil }
             return StoredLead(
-                id: s.int64(0), key: key, phone: s.stringOrNil(1), email: s.stringOrNil(2), name: s.stringOrNil(3),
-                varsJSON: s.stringOrNil(4), timeZone: s.stringOrNil(5), createdAt: s.int64(6))
+                id: s.int64(0),
+                lead: Lead(
+                    key: key, phone: s.stringOrNil(1), email: s.stringOrNil(2), name: s.stringOrNil(3),
+                    varsJSON: s.stringOrNil(4), timeZone: s.stringOrNil(5)), createdAt: s.int64(6))
         }
     }
 
@@ -261,8 +225,10 @@ extension SQLiteQueueStore {
             defer { s.reset() }
             guard try s.step() else { return nil }
             return StoredLead(
-                id: id, key: s.string(0), phone: s.stringOrNil(1), email: s.stringOrNil(2), name: s.stringOrNil(3),
-                varsJSON: s.stringOrNil(4), timeZone: s.stringOrNil(5), createdAt: s.int64(6))
+                id: id,
+                lead: Lead(
+                    key: s.string(0), phone: s.stringOrNil(1), email: s.stringOrNil(2), name: s.stringOrNil(3),
+                    varsJSON: s.stringOrNil(4), timeZone: s.stringOrNil(5)), createdAt: s.int64(6))
         }
     }
 

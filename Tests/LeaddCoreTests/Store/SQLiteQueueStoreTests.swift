@@ -250,7 +250,7 @@ extension SQLiteQueueStoreTests {
             idempotencyKey: "campaign:c1:lead:\(key):step:1")
         m.campaign = "c1"
         m.step = 1
-        return PreparedLead(key: key, phone: key, email: nil, name: nil, varsJSON: nil, timeZone: nil, messages: [m])
+        return PreparedLead(lead: Lead(key: key, phone: key), messages: [m])
     }
 
     @Test func reimportingAddsNothing() async throws {
