@@ -9,17 +9,22 @@ extension Integration {
         let leaddctl = productsDirectory + "/leaddctl"
 
         /// An `sms` channel and a `mail` channel that sends to the lead's e-mail, both on the test plugin.
-        static let channels = """
+        static let channels = channels()
+
+        /// `sms`, with `smsTop` added to the channel and `smsSettings` to its settings, and `mail`.
+        static func channels(smsTop: String = "", smsSettings: String = "") -> String {
+            """
                   sms:
                     plugin: TestChannel
-                    settings:
+            \(smsTop.isEmpty ? "" : "        " + smsTop + "\n")        settings:
                       file: "@SENT@"
-                  mail:
+            \(smsSettings.isEmpty ? "" : "          " + smsSettings + "\n")      mail:
                     plugin: TestChannel
                     address: email
                     settings:
                       file: "@SENT@"
             """
+        }
 
         func object(_ json: String) throws -> JSONObject {
             guard case .object(let o) = try JSONValue.parse(json) else { throw DaemonError.exited(0, log: json) }
@@ -283,18 +288,7 @@ extension Integration {
 extension Integration.CampaignProcessTests {
     @Test func aPermanentFailureFallsBackOnce() throws {
         let daemon = try DaemonProcess(
-            channels: """
-                  sms:
-                    plugin: TestChannel
-                    settings:
-                      file: "@SENT@"
-                      fail_matching: "+5511900000001"
-                  mail:
-                    plugin: TestChannel
-                    address: email
-                    settings:
-                      file: "@SENT@"
-                """)
+            channels: Self.channels(smsSettings: #"fail_matching: "+5511900000001""#))
         try daemon.start()
         _ = try daemon.call(
             "campaign.create",
@@ -323,19 +317,9 @@ extension Integration.CampaignProcessTests {
 extension Integration.CampaignProcessTests {
     @Test func aLongOutageReroutesToTheFallback() throws {
         let daemon = try DaemonProcess(
-            channels: """
-                  sms:
-                    plugin: TestChannel
-                    breaker: {minimum_calls: 1, failure_rate: 0.5, open_for: 30s, fallback_after: 1s}
-                    settings:
-                      file: "@SENT@"
-                      unavailable_while: "@SENT@.down"
-                  mail:
-                    plugin: TestChannel
-                    address: email
-                    settings:
-                      file: "@SENT@"
-                """)
+            channels: Self.channels(
+                smsTop: "breaker: {minimum_calls: 1, failure_rate: 0.5, open_for: 30s, fallback_after: 1s}",
+                smsSettings: #"unavailable_while: "@SENT@.down""#))
         _ = FileManager.default.createFile(atPath: daemon.sentPath + ".down", contents: Data())
         try daemon.start()
         _ = try daemon.call(

@@ -67,15 +67,15 @@ public struct LeadImporter {
         for (key, _) in o where !Self.fields.contains(key) {
             return reject(key, "unknown field (known: \(Self.fields.sorted().joined(separator: ", ")))")
         }
-        func text(_ key: String) -> Result<String?, LeadRejection> {
+        func text(_ key: String) throws(LeadRejection) -> String? {
             switch o[key] {
-            case nil, .null?: return .success(nil)
+            case nil, .null?: return nil
             case .string(let s)?:
                 let trimmed = s.trimmingWhitespace()
-                return .success(trimmed.isEmpty ? nil : trimmed)
-            case .integer(let i)?: return .success(String(i))
+                return trimmed.isEmpty ? nil : trimmed
+            case .integer(let i)?: return String(i)
             case let other?:
-                return .failure(LeadRejection(row: row, field: key, reason: "must be a string, not \(other.typeName)"))
+                throw LeadRejection(row: row, field: key, reason: "must be a string, not \(other.typeName)")
             }
         }
         let id: String?
@@ -84,12 +84,11 @@ public struct LeadImporter {
         let name: String?
         let sendAtText: String?
         let zoneText: String?
-        switch (text("id"), text("phone"), text("email"), text("name"), text("send_at"), text("timezone")) {
-        case (.success(let a), .success(let b), .success(let c), .success(let d), .success(let e), .success(let f)):
-            (id, phoneText, emailText, name, sendAtText, zoneText) = (a, b, c, d, e, f)
-        case (.failure(let e), _, _, _, _, _), (_, .failure(let e), _, _, _, _), (_, _, .failure(let e), _, _, _),
-            (_, _, _, .failure(let e), _, _), (_, _, _, _, .failure(let e), _), (_, _, _, _, _, .failure(let e)):
-            return .failure(e)
+        do {
+            (id, phoneText, emailText) = (try text("id"), try text("phone"), try text("email"))
+            (name, sendAtText, zoneText) = (try text("name"), try text("send_at"), try text("timezone"))
+        } catch {
+            return .failure(error)
         }
 
         var phone: String?

@@ -231,11 +231,7 @@ public final class ControlService: Sendable {
         for (channel, n) in perChannel {
             runtime.metrics.recordEnqueued(channel: channel, accepted: n.accepted, duplicates: n.duplicates)
         }
-        var woken = Set<String>()
-        for (message, result) in zip(messages, results) where !result.duplicate && !woken.contains(message.channel) {
-            woken.insert(message.channel)
-            runtime.channel(named: message.channel)?.dispatcher?.waker.wake()
-        }
+        // The dispatchers hear of the new rows from the store once they commit; nothing to wake here.
         return results
     }
 

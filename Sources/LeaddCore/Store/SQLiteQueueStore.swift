@@ -166,16 +166,21 @@ public final class SQLiteQueueStore: QueueStore {
 
     /// Puts a row in the queue and notes it for the schedulers.
     static func addToQueue(_ row: QueuedRow, _ insert: SQLiteStatement, _ effects: inout CommitEffects) throws {
-        insert.reset()
-        insert.bind(1, row.channel)
-        insert.bind(2, Int64(row.lane.priority.rawValue))
-        insert.bind(3, row.lane.tenant)
-        insert.bind(4, row.lane.zone)
-        insert.bind(5, row.lane.campaign)
-        insert.bind(6, row.entry.dueAt)
-        insert.bind(7, row.entry.id)
+        bindQueueKey(insert, row)
         try insert.run()
         effects.queued.append(row)
+    }
+
+    /// Binds a queue row's key, in the table's key order, to parameters 1-7 of `s`.
+    static func bindQueueKey(_ s: SQLiteStatement, _ row: QueuedRow) {
+        s.reset()
+        s.bind(1, row.channel)
+        s.bind(2, Int64(row.lane.priority.rawValue))
+        s.bind(3, row.lane.tenant)
+        s.bind(4, row.lane.zone)
+        s.bind(5, row.lane.campaign)
+        s.bind(6, row.entry.dueAt)
+        s.bind(7, row.entry.id)
     }
 
     /// The lane of a message row read as (priority, tenant, timezone, campaign) from `column` on.
@@ -265,14 +270,7 @@ public final class SQLiteQueueStore: QueueStore {
             var claimed: [ClaimedMessage] = []
             claimed.reserveCapacity(picks.count)
             for pick in picks {
-                delete.reset()
-                delete.bind(1, channel)
-                delete.bind(2, Int64(pick.lane.priority.rawValue))
-                delete.bind(3, pick.lane.tenant)
-                delete.bind(4, pick.lane.zone)
-                delete.bind(5, pick.lane.campaign)
-                delete.bind(6, pick.entry.dueAt)
-                delete.bind(7, pick.entry.id)
+                Self.bindQueueKey(delete, QueuedRow(channel: channel, lane: pick.lane, entry: pick.entry))
                 try delete.run()
                 guard db.changes == 1 else { continue }
                 read.reset()
