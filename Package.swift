@@ -18,6 +18,9 @@ let package = Package(
         // Channel plugins: shared libraries loaded by leadd with dlopen.
         .library(name: "TestChannel", type: .dynamic, targets: ["TestChannel"]),
         .library(name: "BadABIPlugin", type: .dynamic, targets: ["BadABIPlugin"]),
+        .library(name: "SMS", type: .dynamic, targets: ["SMS"]),
+        .library(name: "WhatsApp", type: .dynamic, targets: ["WhatsApp"]),
+        .library(name: "Email", type: .dynamic, targets: ["Email"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -42,6 +45,13 @@ let package = Package(
             path: "Sources/CSystemd",
             pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]
+        ),
+        // HTTP and SMTP for the channel plugins: libcurl's multi interface, through typed wrappers.
+        .systemLibrary(
+            name: "CCurl",
+            path: "Sources/CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
         ),
         // Phone numbers against real numbering plans: a C face over Debian's libphonenumber.
         .target(
@@ -127,6 +137,30 @@ let package = Package(
             path: "Plugins/TestChannel",
             swiftSettings: strict
         ),
+        // What the channel plugins share: the transfer engine, settings and secrets, content.
+        .target(
+            name: "PluginKit",
+            dependencies: ["CCurl", "PluginAPI"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "SMS",
+            dependencies: ["PluginAPI", "PluginKit"],
+            path: "Plugins/SMS",
+            swiftSettings: strict
+        ),
+        .target(
+            name: "WhatsApp",
+            dependencies: ["PluginAPI", "PluginKit"],
+            path: "Plugins/WhatsApp",
+            swiftSettings: strict
+        ),
+        .target(
+            name: "Email",
+            dependencies: ["PluginAPI", "PluginKit"],
+            path: "Plugins/Email",
+            swiftSettings: strict
+        ),
         .target(
             name: "BadABIPlugin",
             dependencies: ["CLeaddPlugin"],
@@ -143,7 +177,12 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["LeaddClient", "LeaddProtocol"],
+            dependencies: ["LeaddClient", "LeaddProtocol", "PluginAPI"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "PluginKitTests",
+            dependencies: ["PluginKit", "PluginAPI", "Email"],
             swiftSettings: strict
         ),
     ],

@@ -1,0 +1,105 @@
+import Foundation
+import LeaddProtocol
+
+/// A real provider peer (Kannel, an SMTP server, the Twilio mock, the WhatsApp fake) started from
+/// Tests/Peers in a temporary directory, stopped by pid when the test is done. Each peer writes
+/// `ready` into its directory once it serves and records what it received in `received.jsonl`.
+final class PeerProcess {
+    static let peersDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Peers").path
+
+    let directory: String
+    let port: Int
+    private let process: ChildProcess
+
+    /// Starts `command` (a path under Tests/Peers; `.py` files run with python3) with `arguments`,
+    /// where `@DIR@` and `@PORT@` stand for the peer's directory and port.
+    init(
+        _ command: String, _ arguments: [String] = [], name: String = #function,
+        prepare: (String) throws -> Void = { _ in }
+    )
+        throws
+    {
+        let safe = name.filter { $0.isLetter || $0.isNumber }
+        let directory = NSTemporaryDirectory() + "leadd-peer-\(safe)-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let port = try freePort()
+        self.directory = directory
+        self.port = port
+        try prepare(directory)
+        let script = Self.peersDirectory + "/" + command
+        let expanded = arguments.map {
+            $0.replacingOccurrences(of: "@DIR@", with: directory).replacingOccurrences(of: "@PORT@", with: "\(port)")
+        }
+        let (executable, argv) =
+            command.hasSuffix(".py") ? ("/usr/bin/env", ["python3", script] + expanded) : (script, expanded)
+        process = try ChildProcess(
+            executable, argv, output: directory + "/peer.out", errors: directory + "/peer.err")
+        let deadline = Date().addingTimeInterval(30)
+        while !FileManager.default.fileExists(atPath: directory + "/ready") {
+            guard process.isRunning, Date() < deadline else {
+                let err = (try? String(contentsOfFile: directory + "/peer.err", encoding: .utf8)) ?? ""
+                throw PeerError(description: "\(command) did not start:\n\(err)")
+            }
+            usleep(20_000)
+        }
+    }
+
+    /// Every request or message the peer recorded, oldest first.
+    var received: [JSONValue] {
+        let text = (try? String(contentsOfFile: directory + "/received.jsonl", encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").compactMap { try? JSONValue.parse(String($0)) }
+    }
+
+    /// Replaces the peer's fault rules (read on every request).
+    func inject(_ rules: JSONValue) throws {
+        try rules.serialized.write(toFile: directory + "/faults.json", atomically: true, encoding: .utf8)
+    }
+
+    func file(_ name: String) -> String {
+        (try? String(contentsOfFile: directory + "/" + name, encoding: .utf8)) ?? ""
+    }
+
+    /// Waits until `condition` holds, for up to `timeout` seconds.
+    func eventually(timeout: TimeInterval = 20, _ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if condition() { return true }
+            usleep(20_000)
+        }
+        return condition()
+    }
+
+    deinit {
+        process.signal(SIGTERM)
+        let deadline = Date().addingTimeInterval(10)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        if process.isRunning {
+            process.signal(SIGKILL)
+            process.wait()
+        }
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
+
+struct PeerError: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// A TCP port on loopback that nothing listens on right now.
+func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+        }
+    }
+    guard bound else { throw PeerError(description: "no free port: \(String(cString: strerror(errno)))") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
