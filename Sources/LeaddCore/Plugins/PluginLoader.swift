@@ -25,17 +25,7 @@ public enum PluginLoader {
 
     /// Loads the library and validates its table. Never unloads: Swift code must not be dlclosed.
     public static func load(file: String) throws(PluginRefusal) -> PluginTable {
-        guard FileManager.default.fileExists(atPath: file) else {
-            throw PluginRefusal(description: "plugin \(file) does not exist")
-        }
-        guard let handle = dlopen(file, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE) else {
-            let reason = dlerror().map { String(cString: $0) } ?? "unknown reason"
-            throw PluginRefusal(description: "plugin \(file) cannot be loaded: \(reason)")
-        }
-        guard let entry = dlsym(handle, PluginABI.entrySymbol) else {
-            throw PluginRefusal(description: "plugin \(file) exports no \(PluginABI.entrySymbol) symbol")
-        }
-        return try PluginTable(entry: UnsafeRawPointer(entry), file: file)
+        try PluginTable.load(file: file)
     }
 
     /// Loads and starts the plugin instance for one channel.

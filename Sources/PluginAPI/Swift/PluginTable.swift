@@ -1,5 +1,11 @@
 internal import CLeaddPlugin
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// Why the host refuses a plugin's table. The description names the file and both versions.
 public struct PluginRefusal: Error, CustomStringConvertible, Sendable {
     public var description: String
@@ -61,5 +67,21 @@ public struct PluginTable: @unchecked Sendable {
         self.name = copyCString(t.name) ?? "unnamed"
         self.version = copyCString(t.version) ?? "0"
         self.channelKind = copyCString(t.channel_kind) ?? "unknown"
+    }
+
+    /// Opens the library at `file` with dlopen and validates its table. The library is never
+    /// unloaded: Swift code must not be dlclosed.
+    public static func load(file: String) throws(PluginRefusal) -> PluginTable {
+        guard access(file, F_OK) == 0 else {
+            throw PluginRefusal(description: "plugin \(file) does not exist")
+        }
+        guard let handle = dlopen(file, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE) else {
+            let reason = dlerror().map { String(cString: $0) } ?? "unknown reason"
+            throw PluginRefusal(description: "plugin \(file) cannot be loaded: \(reason)")
+        }
+        guard let entry = dlsym(handle, PluginABI.entrySymbol) else {
+            throw PluginRefusal(description: "plugin \(file) exports no \(PluginABI.entrySymbol) symbol")
+        }
+        return try PluginTable(entry: UnsafeRawPointer(entry), file: file)
     }
 }

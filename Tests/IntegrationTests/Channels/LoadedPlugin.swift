@@ -9,18 +9,8 @@ struct LoadedPlugin {
 
     init(_ library: String, settings: JSONObject) throws {
         let file = productsDirectory + "/lib\(library).so"
-        guard let handle = dlopen(file, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE) else {
-            throw PeerError(description: "cannot load \(file): \(String(cString: dlerror()))")
-        }
-        guard let symbol = dlsym(handle, PluginABI.entrySymbol) else {
-            throw PeerError(description: "\(file) has no \(PluginABI.entrySymbol)")
-        }
-        typealias Entry = @convention(c) (UInt32, UInt32) -> UnsafeRawPointer?
-        guard let table = unsafeBitCast(symbol, to: Entry.self)(PluginABI.major, PluginABI.minor) else {
-            throw PeerError(description: "\(file) refused ABI \(PluginABI.major)")
-        }
         instance = try PluginInstance(
-            table: PluginTable(entry: table, file: file), settingsJSON: JSONValue.object(settings).serialized,
+            table: PluginTable.load(file: file), settingsJSON: JSONValue.object(settings).serialized,
             services: PluginHostServices(
                 log: { _, _ in }, nowMilliseconds: { Int64(Date().timeIntervalSince1970 * 1000) }))
     }
