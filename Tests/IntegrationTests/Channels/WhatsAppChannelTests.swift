@@ -40,12 +40,12 @@ import Testing
         #expect(received.count == 2)
         #expect(received.first?["path"] == "/v23.0/106540352242922/messages")
         #expect(received.first?["headers"]?["authorization"] == "Bearer EAAG-test-token")
-        let text = received.first?["json"]
+        // The two went concurrently: find each by its type.
+        let text = received.first { $0["json"]?["type"] == "text" }?["json"]
         #expect(text?["messaging_product"] == "whatsapp")
         #expect(text?["to"] == "5511987654321")
-        #expect(text?["type"] == "text")
         #expect(text?["text"]?["body"] == "Olá, Ana! 👋")
-        let sent = received.last?["json"]?["template"]
+        let sent = received.first { $0["json"]?["type"] == "template" }?["json"]?["template"]
         #expect(sent?["name"] == "welcome_offer")
         #expect(sent?["language"]?["code"] == "pt_BR")
         let parameters = sent?["components"]?.arrayValue?.first?["parameters"]?.arrayValue
