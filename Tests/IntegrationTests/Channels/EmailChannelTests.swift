@@ -81,9 +81,14 @@ import Testing
         let server = try secureSMTP()
         try server.inject(
             .array([
-                .object(JSONObject(["rcpt_contains": "nobody@", "stage": "rcpt", "code": 550, "message": "5.1.1 no such user"])),
-                .object(JSONObject(["rcpt_contains": "busy@", "stage": "rcpt", "code": 451, "message": "4.3.0 try later"])),
-                .object(JSONObject(["rcpt_contains": "spam@", "stage": "data", "code": 554, "message": "5.7.1 rejected"])),
+                .object(
+                    JSONObject([
+                        "rcpt_contains": "nobody@", "stage": "rcpt", "code": 550, "message": "5.1.1 no such user",
+                    ])),
+                .object(
+                    JSONObject(["rcpt_contains": "busy@", "stage": "rcpt", "code": 451, "message": "4.3.0 try later"])),
+                .object(
+                    JSONObject(["rcpt_contains": "spam@", "stage": "data", "code": 554, "message": "5.7.1 rejected"])),
             ]))
         func settings(password: String) throws -> JSONObject {
             let file = server.directory + "/given-\(password.count)"
@@ -127,7 +132,8 @@ import Testing
             try LoadedPlugin("Email", settings: JSONObject(["url": "http://x", "from": "a@b.com"]))
         }
         #expect(throws: (any Error).self) {
-            try LoadedPlugin("Email", settings: JSONObject(["url": "smtp://x", "from": "a@b.com", "password": "clear"]))
+            try LoadedPlugin(
+                "Email", settings: JSONObject(["url": "smtp://x", "from": "a@b.com", "password": "clear"]))
         }
     }
 }

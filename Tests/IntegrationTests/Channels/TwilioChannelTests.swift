@@ -30,7 +30,8 @@ import Testing
         let mock = try mock()
         let sms = try plugin(mock)
         let results = await sms.send([
-            ("+5511987654321", JSONObject(["text": "Olá, Ana! Até já 👋"])), ("+14155550100", JSONObject(["text": "Hi"])),
+            ("+5511987654321", JSONObject(["text": "Olá, Ana! Até já 👋"])),
+            ("+14155550100", JSONObject(["text": "Hi"])),
         ])
         #expect(results.map(\.outcome) == [.delivered, .delivered], "\(results)")
         #expect(results.allSatisfy { $0.providerID?.hasPrefix("SM") == true })

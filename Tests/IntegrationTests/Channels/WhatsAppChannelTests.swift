@@ -9,7 +9,10 @@ import Testing
     func fake() throws -> PeerProcess {
         try PeerProcess(
             "whatsapp_fake.py",
-            ["--dir", "@DIR@", "--port", "@PORT@", "--phone-number-id", "106540352242922", "--token-file", "@DIR@/token"]
+            [
+                "--dir", "@DIR@", "--port", "@PORT@", "--phone-number-id", "106540352242922", "--token-file",
+                "@DIR@/token",
+            ]
         ) { try "EAAG-test-token\n".write(toFile: $0 + "/token", atomically: true, encoding: .utf8) }
     }
 
