@@ -35,6 +35,15 @@ struct Benchmark: ParsableCommand {
     @Flag(help: "Only the lateness probe (for working on it).")
     var latenessOnly = false
 
+    @Flag(help: "Only the channel plugins against their local peers.")
+    var channelsOnly = false
+
+    @Option(help: "Messages sent through each channel plugin to its local peer.")
+    var channelMessages = 2_000
+
+    @Option(help: "Where the provider peers are (Kannel, SMTP, Twilio mock, WhatsApp fake).")
+    var peers = "Tests/Peers"
+
     @Flag(help: "Keep the temporary directory.")
     var keep = false
 
@@ -45,12 +54,17 @@ struct Benchmark: ParsableCommand {
             leads = 4_000
             latenessSeconds = 2
             latenessRate = 1_000
+            channelMessages = 200
         }
         let binaries = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().path
         let directory = NSTemporaryDirectory() + "leadd-bench-\(getpid())"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { if !keep { try? FileManager.default.removeItem(atPath: directory) } }
 
+        if channelsOnly {
+            printTable(["channel plugin -> local peer", "leadd", "leadd CPU", "peer CPU", "bottleneck"], try channelRows(binaries, directory))
+            return
+        }
         if latenessOnly {
             let leadd = try LeaddUnderTest(directory: directory, binaries: binaries, batchSize: 1000, concurrency: 4)
             defer { leadd.stop() }
@@ -174,10 +188,34 @@ struct Benchmark: ParsableCommand {
             ["lateness max", String(format: "%.2f ms", late.max), "", ""],
             ["throughput while paced (throttles on)", rate(late.achieved), "", ""],
         ]
+        rows.append(contentsOf: try channelRows(binaries, directory).map { [$0[0], $0[1], $0[2...].joined(separator: ", "), ""] })
         if startedEarly {
             rows.append(["note: the import ran past the due time; dispatch overlapped it", "", "", ""])
         }
         printTable(["measure", "leadd", "ratio", "target"], rows)
+    }
+
+    /// One row per channel plugin: its rate against its peer, the CPU each side used, and which
+    /// side limited it. The Python peers serve on one thread, so one of them near a full core is
+    /// the bottleneck; when neither side is busy, the wait for each reply is.
+    func channelRows(_ binaries: String, _ directory: String) throws -> [[String]] {
+        guard FileManager.default.fileExists(atPath: peers + "/smtp_server.py") else {
+            return [["channel plugins: skipped, no peers at \(peers) (run from the source tree)", "", "", "", ""]]
+        }
+        let probe = ChannelProbe(
+            peersDirectory: URL(fileURLWithPath: peers).standardizedFileURL.path, binaries: binaries,
+            directory: directory, messages: channelMessages)
+        return try ChannelProbe.peers().map { peer in
+            progress("channel \(peer.name): \(channelMessages) messages")
+            let r = try probe.run(peer)
+            let bottleneck =
+                r.peerCPU >= 80 ? "peer (a core busy)"
+                : r.leaddCPU >= 80 ? "leadd (a core busy)" : "neither: round trips (8 transfers in flight)"
+            return [
+                "\(r.peer), \(r.messages) messages", String(format: "%.0f msgs/s", r.perSecond),
+                String(format: "%.0f%%", r.leaddCPU), String(format: "%.0f%%", r.peerCPU), bottleneck,
+            ]
+        }
     }
 
     func measure(count: Int, _ body: () throws -> Void) throws -> Double {

@@ -1,4 +1,4 @@
-// A leadd process started by the benchmark on a temporary directory with the test plugin.
+// A leadd process started by the benchmark on a temporary directory.
 import Foundation
 import LeaddClient
 import LeaddProtocol
@@ -9,33 +9,43 @@ final class LeaddUnderTest {
     var socketPath: String { directory + "/control.sock" }
     var pacedRecordPath: String { directory + "/paced.jsonl" }
 
-    init(directory: String, binaries: String, batchSize: Int, concurrency: Int) throws {
+    /// leadd with the benchmark's own channels: `bench` (unthrottled) and `paced` (for lateness).
+    convenience init(directory: String, binaries: String, batchSize: Int, concurrency: Int) throws {
+        try self.init(
+            directory: directory, binaries: binaries,
+            config: """
+                channels:
+                  bench:
+                    plugin: TestChannel
+                    batch_size: \(batchSize)
+                    concurrency: \(concurrency)
+                  # For the lateness probe: throttled, and recording when each message was handed over.
+                  paced:
+                    plugin: TestChannel
+                    batch_size: 200
+                    concurrency: 4
+                    rate: 20000/s
+                    burst: 2000
+                    settings:
+                      file: \(directory)/paced.jsonl
+                tenants:
+                  defaults:
+                    rate: 1200/min
+                    burst: 20
+                  overrides:
+                    acme: {rate: unlimited}
+                """)
+    }
+
+    /// leadd with `config` (everything but the daemon section, which points into `directory`).
+    init(directory: String, binaries: String, config: String) throws {
         self.directory = directory
         let config = """
             daemon:
               state_dir: \(directory)/state
               socket: \(directory)/control.sock
               plugin_dir: \(binaries)
-            channels:
-              bench:
-                plugin: TestChannel
-                batch_size: \(batchSize)
-                concurrency: \(concurrency)
-              # For the lateness probe: throttled, and recording when each message was handed over.
-              paced:
-                plugin: TestChannel
-                batch_size: 200
-                concurrency: 4
-                rate: 20000/s
-                burst: 2000
-                settings:
-                  file: \(directory)/paced.jsonl
-            tenants:
-              defaults:
-                rate: 1200/min
-                burst: 20
-              overrides:
-                acme: {rate: unlimited}
+            \(config)
             """
         try config.write(toFile: directory + "/leadd.yaml", atomically: true, encoding: .utf8)
         process.executableURL = URL(fileURLWithPath: binaries + "/leadd")
