@@ -5,14 +5,17 @@
 // in with an API key instead of the account SID), from or messaging_service_sid (one required),
 // status_callback (optional URL), base_url (default https://api.twilio.com).
 //
-// Results (Twilio error codes from https://www.twilio.com/docs/api/errors):
-//   201 with a Message resource          delivered, provider id = its sid (SM...)
-//   20003 / 401, 403                     channel unavailable: credentials refused
-//   20429 / 429                          retry after Retry-After
-//   21211 21614 21610 21612 21408 21408  failed: this recipient cannot be sent to
-//   21606 21659 21212 / 21602 21617      failed / failed (bad From is a config error, see below)
-//   500                                  retry; 502, 503, 504: channel unavailable
-//   other 4xx                            failed
+// Results (Twilio's error reference, https://www.twilio.com/docs/api/errors): the body's `code`
+// decides first, the HTTP status (PluginKit's HTTPStatusRule) when there is none.
+//   201 with a Message resource                delivered, provider id = its sid (SM...)
+//   20003 (401)                                channel unavailable: credentials refused
+//   21603 (no From or MessagingServiceSid)     channel unavailable: our configuration
+//   20429 (429)                                retry, after Retry-After
+//   21211 21614 21610 21612 21408 21602 (400)  failed: this recipient or content
+//   20500 (500)                                retry (Twilio may have sent it: the idempotency
+//                                              key cannot help here, Twilio has none for sends)
+//   20503 (503), other 5xx                     channel unavailable
+//   other 4xx                                  failed
 import Foundation
 import PluginAPI
 import PluginKit
@@ -65,9 +68,9 @@ struct TwilioProvider: TransferProvider {
             "Twilio \(response.status)" + (code.map { " error \($0)" } ?? "")
             + ((body?["message"] as? String).map { ": \($0)" } ?? "")
         switch code {
-        case 20003: return .channelUnavailable(detail)
+        case 20003, 21603: return .channelUnavailable(detail)
         case 20429: return .retry(detail, afterMilliseconds: RetryAfter.milliseconds(response.header("retry-after")))
-        case 21211, 21614, 21610, 21612, 21408: return .failed(detail)
+        case 21211, 21614, 21610, 21612, 21408, 21602: return .failed(detail)
         default: return HTTPStatusRule.result(for: response, detail: detail)
         }
     }

@@ -7,11 +7,12 @@ import PluginKit
 ///
 /// | code(s)                                        | meaning                           | result              |
 /// |------------------------------------------------|-----------------------------------|---------------------|
-/// | 0, 3, 10, 190, 200-299                         | token or permission refused       | channel unavailable |
+/// | 0, 3, 10, 104, 190, 200-299                    | token or permission refused       | channel unavailable |
+/// | 100 with subcode 33 (GraphMethodException)     | phone_number_id unknown to token  | channel unavailable |
 /// | 131005, 131031, 131042, 131045, 133000-133010  | account or number not usable      | channel unavailable |
-/// | 368                                            | temporarily blocked (policy)      | channel unavailable |
+/// | 368, 131048                                    | blocked (policy), spam-limited    | channel unavailable |
 /// | 131016                                         | service unavailable               | channel unavailable |
-/// | 4, 80007, 130429, 131048, 131056               | rate limits                       | retry (Retry-After) |
+/// | 4, 80007, 130429, 131056                       | rate limits                       | retry (Retry-After) |
 /// | 1, 2, 131000                                   | unknown / temporary               | retry               |
 /// | 100, 131008, 131009, 131021, 131026, 131047, 131051-131053, 132000-132016, 130497, 135000 | this message or recipient | failed |
 /// | anything else                                  | by HTTP status (HTTPStatusRule)   |                     |
@@ -28,10 +29,13 @@ struct CloudAPIError {
         if let message = error?["message"] as? String { detail += ": \(message)" }
         if let details = (error?["error_data"] as? [String: Any])?["details"] as? String { detail += " (\(details))" }
         let wait = RetryAfter.milliseconds(response.header("retry-after"))
+        let subcode = error?["error_subcode"] as? Int
         switch code ?? -1 {
-        case 0, 3, 10, 190, 200...299, 131005, 131031, 131042, 131045, 133000...133010, 368, 131016:
+        case 100 where subcode == 33 || error?["type"] as? String == "GraphMethodException":
+            result = .channelUnavailable("check phone_number_id: \(detail)")
+        case 0, 3, 10, 104, 190, 200...299, 131005, 131031, 131042, 131045, 133000...133010, 368, 131016, 131048:
             result = .channelUnavailable(detail, afterMilliseconds: wait)
-        case 4, 80007, 130429, 131048, 131056, 1, 2, 131000:
+        case 4, 80007, 130429, 131056, 1, 2, 131000:
             result = .retry(detail, afterMilliseconds: wait)
         case 100, 131008, 131009, 131021, 131026, 131047, 131051...131053, 132000...132016, 130497, 135000:
             result = .failed(detail)

@@ -62,7 +62,9 @@ struct Benchmark: ParsableCommand {
         defer { if !keep { try? FileManager.default.removeItem(atPath: directory) } }
 
         if channelsOnly {
-            printTable(["channel plugin -> local peer", "leadd", "leadd CPU", "peer CPU", "bottleneck"], try channelRows(binaries, directory))
+            printTable(
+                ["channel plugin -> local peer", "leadd", "leadd CPU", "peer CPU", "bottleneck"],
+                try channelRows(binaries, directory))
             return
         }
         if latenessOnly {
@@ -188,7 +190,10 @@ struct Benchmark: ParsableCommand {
             ["lateness max", String(format: "%.2f ms", late.max), "", ""],
             ["throughput while paced (throttles on)", rate(late.achieved), "", ""],
         ]
-        rows.append(contentsOf: try channelRows(binaries, directory).map { [$0[0], $0[1], $0[2...].joined(separator: ", "), ""] })
+        rows.append(
+            contentsOf: try channelRows(binaries, directory).map {
+                [$0[0], $0[1], $0[2...].joined(separator: ", "), ""]
+            })
         if startedEarly {
             rows.append(["note: the import ran past the due time; dispatch overlapped it", "", "", ""])
         }
@@ -209,7 +214,8 @@ struct Benchmark: ParsableCommand {
             progress("channel \(peer.name): \(channelMessages) messages")
             let r = try probe.run(peer)
             let bottleneck =
-                r.peerCPU >= 80 ? "peer (a core busy)"
+                r.peerCPU >= 80
+                ? "peer (a core busy)"
                 : r.leaddCPU >= 80 ? "leadd (a core busy)" : "neither: round trips (8 transfers in flight)"
             return [
                 "\(r.peer), \(r.messages) messages", String(format: "%.0f msgs/s", r.perSecond),

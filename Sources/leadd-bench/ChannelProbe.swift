@@ -40,7 +40,8 @@ struct ChannelProbe {
         let server = Process()
         let script = peersDirectory + "/" + peer.command[0]
         let arguments = peer.command.dropFirst().map {
-            $0.replacingOccurrences(of: "@DIR@", with: work + "/peer").replacingOccurrences(of: "@PORT@", with: "\(port)")
+            $0.replacingOccurrences(of: "@DIR@", with: work + "/peer").replacingOccurrences(
+                of: "@PORT@", with: "\(port)")
         }
         if script.hasSuffix(".py") {
             server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -93,7 +94,9 @@ struct ChannelProbe {
                 }
                 break
             }
-            guard Date().timeIntervalSince(start) < 300 else { throw BenchError("\(peer.name): timed out; see \(work)") }
+            guard Date().timeIntervalSince(start) < 300 else {
+                throw BenchError("\(peer.name): timed out; see \(work)")
+            }
             usleep(5_000)
         }
         let seconds = finished.timeIntervalSince(start)

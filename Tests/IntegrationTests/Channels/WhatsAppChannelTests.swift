@@ -101,5 +101,18 @@ import Testing
         #expect(result.detail?.contains("EAAG-revoked") == false)
         #expect(whatsapp.instance.healthProblem() != nil)
         whatsapp.instance.shutdown()
+
+        // A phone number id the token cannot see: every message would fail, so the channel is sick.
+        var settings = JSONObject([
+            "base_url": .string("http://127.0.0.1:\(fake.port)"), "phone_number_id": "999",
+            "access_token": .object(JSONObject(["file": .string(fake.directory + "/token")])),
+        ])
+        let unknown = try LoadedPlugin("WhatsApp", settings: settings)
+        let lost = await unknown.send(to: "+5511987654321", JSONObject(["text": "hi"]))
+        #expect(lost.outcome == .channelUnavailable, "\(lost)")
+        #expect(lost.detail?.contains("phone_number_id") == true)
+        unknown.instance.shutdown()
+        settings["api_version"] = "23.0"
+        #expect(throws: (any Error).self) { try LoadedPlugin("WhatsApp", settings: settings) }
     }
 }
