@@ -29,7 +29,8 @@ install-files:
 	install -d $(DESTDIR)$(SYSCONFDIR)/leadd
 	install -d -m 0700 $(DESTDIR)$(SYSCONFDIR)/leadd/credentials
 	install -m 0755 $(BUILD)/leadd $(BUILD)/leaddctl $(DESTDIR)$(BINDIR)/
-	install -m 0644 $(BUILD)/libTestChannel.so $(DESTDIR)$(PLUGINDIR)/
+	install -m 0644 $(BUILD)/libSMS.so $(BUILD)/libWhatsApp.so $(BUILD)/libEmail.so $(BUILD)/libTestChannel.so \
+		$(DESTDIR)$(PLUGINDIR)/
 	for unit in leadd.service leadd.socket; do \
 		sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' etc/systemd/$$unit \
 			> $(DESTDIR)$(UNITDIR)/$$unit; \

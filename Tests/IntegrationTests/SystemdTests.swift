@@ -136,7 +136,9 @@ extension Integration {
                 ])
             #expect(make.status == 0, "\(make.err)")
             for file in [
-                "usr/bin/leadd", "usr/bin/leaddctl", "usr/lib/leadd/plugins/libTestChannel.so", "etc/leadd/leadd.yaml",
+                "usr/bin/leadd", "usr/bin/leaddctl", "usr/lib/leadd/plugins/libTestChannel.so",
+                "usr/lib/leadd/plugins/libSMS.so", "usr/lib/leadd/plugins/libWhatsApp.so",
+                "usr/lib/leadd/plugins/libEmail.so", "etc/leadd/leadd.yaml",
                 "usr/share/man/man8/leadd.8", "usr/lib/sysusers.d/leadd.conf",
             ] {
                 #expect(FileManager.default.fileExists(atPath: "\(prefix)/\(file)"), "\(file)")

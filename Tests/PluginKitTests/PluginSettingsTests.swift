@@ -44,6 +44,10 @@ import Testing
         try "s3cret\n".write(toFile: directory + "/token", atomically: true, encoding: .utf8)
         setenv("LEADD_TEST_SECRET", "from-env", 1)
         setenv("CREDENTIALS_DIRECTORY", directory, 1)
+        defer {
+            unsetenv("CREDENTIALS_DIRECTORY")
+            unsetenv("LEADD_TEST_SECRET")
+        }
         var settings = try PluginSettings(
             json: """
                 {"a":{"file":"\(directory)/token"},"b":{"env":"LEADD_TEST_SECRET"},"c":{"credential":"token"},

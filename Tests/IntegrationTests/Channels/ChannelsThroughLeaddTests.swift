@@ -37,6 +37,38 @@ extension Integration {
             #expect(received.first?["data"]?.stringValue?.contains("Message-ID: \(messageID)") == true)
         }
 
+        /// The shipped example config, with its state and socket moved into the test's directory and
+        /// the credentials it names given: every channel starts; without them, each says why not.
+        @Test func theExampleConfigStartsEveryChannel() throws {
+            let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().deletingLastPathComponent().path
+            let daemon = try DaemonProcess()
+            let example = try String(contentsOfFile: root + "/etc/leadd.yaml", encoding: .utf8)
+            try example.replacingOccurrences(of: "/var/lib/leadd", with: daemon.directory + "/state")
+                .replacingOccurrences(of: "/run/leadd/control.sock", with: daemon.socketPath)
+                .replacingOccurrences(of: "daemon:\n", with: "daemon:\n  plugin_dir: \(productsDirectory)\n")
+                .write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
+            let credentials = daemon.directory + "/credentials"
+            try FileManager.default.createDirectory(atPath: credentials, withIntermediateDirectories: true)
+            for name in ["kannel-password", "whatsapp-access-token", "smtp-password"] {
+                try "secret\n".write(toFile: "\(credentials)/providers_\(name)", atomically: true, encoding: .utf8)
+            }
+            daemon.environment["CREDENTIALS_DIRECTORY"] = credentials
+            try daemon.start()
+            let channels = try daemon.call("channel.list").arrayValue ?? []
+            #expect(channels.map { $0["name"] } == ["demo", "sms", "whatsapp", "email"])
+            #expect(channels.allSatisfy { $0["state"] == "running" }, "\(channels)")
+            #expect(channels.map { $0["kind"] } == ["test", "sms", "whatsapp", "email"])
+            daemon.signal(SIGTERM)
+            daemon.waitForExit()
+
+            daemon.environment["CREDENTIALS_DIRECTORY"] = nil
+            try daemon.start()
+            let down = try daemon.call("channel.list").arrayValue ?? []
+            #expect(down.map { $0["state"] } == ["running", "failed", "failed", "failed"])
+            #expect(down[1]["error"]?.stringValue?.contains("settings.password") == true)
+        }
+
         @Test func smsGoesOutThroughKannel() throws {
             let kannel = try KannelChannelTests.kannel()
             let daemon = try DaemonProcess(

@@ -23,7 +23,7 @@ import Testing
         let config = try ConfigDecoder.load(path: root.path + "/etc/leadd.yaml")
         #expect(config.daemon.socketPath == "/run/leadd/control.sock")
         #expect(config.daemon.socketMode == 0o660)
-        #expect(config.channels.map(\.name) == ["demo"])
+        #expect(config.channels.map(\.name) == ["demo", "sms", "whatsapp", "email"])
         #expect(config.channels[0].rate == Rate(count: 100, per: .seconds(1)))
         #expect(config.channels[0].retry.initial == .seconds(30))
         #expect(config.tenants.defaults.rate == Rate(count: 1000, per: .seconds(60)))
