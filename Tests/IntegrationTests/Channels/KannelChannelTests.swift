@@ -57,6 +57,23 @@ import Testing
         sms.instance.shutdown()
     }
 
+    @Test func deliveryReportsCallTheDLRURL() async throws {
+        let kannel = try Self.kannel()
+        let listener = try PeerProcess("http_recorder.py", ["--dir", "@DIR@", "--port", "@PORT@"])
+        var settings = Self.settings(kannel)
+        settings["dlr_mask"] = 3
+        settings["dlr_url"] = .string("http://127.0.0.1:\(listener.port)/kannel/dlr?id={id}&status=%d")
+        let sms = try LoadedPlugin("SMS", settings: settings)
+        let result = await sms.send(to: "+5511987654321", JSONObject(["text": "hi"]))
+        #expect(result.outcome == .delivered)
+        // fakesmsc acknowledges every message, so Kannel reports it delivered (status 1).
+        #expect(listener.eventually { listener.received.contains { $0["query"]?["status"] == .array(["1"]) } })
+        let report = listener.received.first
+        #expect(report?["path"] == "/kannel/dlr")
+        #expect(report?["query"]?["id"] == .array(["m0"]))
+        sms.instance.shutdown()
+    }
+
     @Test func refusedCredentialsAndAnAbsentKannel() async throws {
         let kannel = try Self.kannel()
         try "guess\n".write(toFile: kannel.directory + "/wrong", atomically: true, encoding: .utf8)
