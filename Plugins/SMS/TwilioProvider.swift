@@ -10,11 +10,10 @@
 //   201 with a Message resource                delivered, provider id = its sid (SM...)
 //   20003 (401)                                channel unavailable: credentials refused
 //   21603 (no From or MessagingServiceSid)     channel unavailable: our configuration
-//   20429 (429)                                retry, after Retry-After
+//   20429 (429)                                channel unavailable, after Retry-After
 //   21211 21614 21610 21612 21408 21602 (400)  failed: this recipient or content
-//   20500 (500)                                retry (Twilio may have sent it: the idempotency
-//                                              key cannot help here, Twilio has none for sends)
-//   20503 (503), other 5xx                     channel unavailable
+//   20500 (500), 20503 (503), other 5xx        channel unavailable (after a 500 Twilio may
+//                                              have sent it; its send API takes no idempotency key)
 //   other 4xx                                  failed
 import Foundation
 import PluginAPI
@@ -69,7 +68,9 @@ struct TwilioProvider: TransferProvider {
             + ((body?["message"] as? String).map { ": \($0)" } ?? "")
         switch code {
         case 20003, 21603: return .channelUnavailable(detail)
-        case 20429: return .retry(detail, afterMilliseconds: RetryAfter.milliseconds(response.header("retry-after")))
+        case 20429:
+            return .channelUnavailable(
+                detail, afterMilliseconds: RetryAfter.milliseconds(response.header("retry-after")))
         case 21211, 21614, 21610, 21612, 21408, 21602: return .failed(detail)
         default: return HTTPStatusRule.result(for: response, detail: detail)
         }

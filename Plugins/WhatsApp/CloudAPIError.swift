@@ -12,8 +12,9 @@ import PluginKit
 /// | 131005, 131031, 131042, 131045, 133000-133010  | account or number not usable      | channel unavailable |
 /// | 368, 131048                                    | blocked (policy), spam-limited    | channel unavailable |
 /// | 131016                                         | service unavailable               | channel unavailable |
-/// | 4, 80007, 130429, 131056                       | rate limits                       | retry (Retry-After) |
-/// | 1, 2, 131000                                   | unknown / temporary               | retry               |
+/// | 4, 80007, 130429                               | app, account or throughput limit  | channel unavailable (Retry-After) |
+/// | 1, 2, 131000                                   | unknown / temporary (with 5xx)    | channel unavailable |
+/// | 131056                                         | pair rate limit (this recipient)  | retry (Retry-After) |
 /// | 100, 131008, 131009, 131021, 131026, 131047, 131051-131053, 132000-132016, 130497, 135000 | this message or recipient | failed |
 /// | anything else                                  | by HTTP status (HTTPStatusRule)   |                     |
 struct CloudAPIError {
@@ -33,9 +34,10 @@ struct CloudAPIError {
         switch code ?? -1 {
         case 100 where subcode == 33 || error?["type"] as? String == "GraphMethodException":
             result = .channelUnavailable("check phone_number_id: \(detail)")
-        case 0, 3, 10, 104, 190, 200...299, 131005, 131031, 131042, 131045, 133000...133010, 368, 131016, 131048:
+        case 0, 3, 10, 104, 190, 200...299, 131005, 131031, 131042, 131045, 133000...133010, 368, 131016, 131048,
+            4, 80007, 130429, 1, 2, 131000:
             result = .channelUnavailable(detail, afterMilliseconds: wait)
-        case 4, 80007, 130429, 131056, 1, 2, 131000:
+        case 131056:
             result = .retry(detail, afterMilliseconds: wait)
         case 100, 131008, 131009, 131021, 131026, 131047, 131051...131053, 132000...132016, 130497, 135000:
             result = .failed(detail)

@@ -198,6 +198,10 @@ struct Benchmark: ParsableCommand {
             rows.append(["note: the import ran past the due time; dispatch overlapped it", "", "", ""])
         }
         printTable(["measure", "leadd", "ratio", "target"], rows)
+        print()
+        printTable(
+            ["channel plugin -> local peer", "leadd", "leadd CPU", "peer CPU", "bottleneck"],
+            try channelRows(binaries, directory))
     }
 
     /// One row per channel plugin: its rate against its peer, the CPU each side used, and which

@@ -52,12 +52,18 @@ struct Leadd: AsyncParsableCommand {
         }
 
         let store: SQLiteQueueStore
+        let databasePath = loaded.daemon.stateDirectory + "/leadd.db"
         do {
             try FileManager.default.createDirectory(
                 atPath: loaded.daemon.stateDirectory, withIntermediateDirectories: true)
             store = try SQLiteQueueStore(
-                path: loaded.daemon.stateDirectory + "/leadd.db", synchronous: loaded.store.synchronous,
-                maxBatch: loaded.store.maxBatch)
+                path: databasePath, synchronous: loaded.store.synchronous, maxBatch: loaded.store.maxBatch)
+        } catch let error as SQLiteError where error.isCorruption {
+            // Never reset or repair behind the operator's back: the file may hold the only copy.
+            logger.critical(
+                "\(databasePath) is damaged (\(error)); leadd will not start on it. Restore it from a backup, or move it and its -wal file aside to start empty"
+            )
+            throw ExitCode(ExitStatus.ioError)
         } catch {
             logger.critical("cannot open the store in \(loaded.daemon.stateDirectory): \(error)")
             throw ExitCode(ExitStatus.ioError)

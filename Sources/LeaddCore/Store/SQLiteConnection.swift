@@ -16,6 +16,8 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
     /// The disk is full or the file cannot be written: refuse new work, keep what is stored.
     public var isStorageFull: Bool { code & 0xFF == SQLITE_FULL || code & 0xFF == SQLITE_IOERR }
     public var isConstraint: Bool { code & 0xFF == SQLITE_CONSTRAINT }
+    /// The file is damaged or is not an SQLite database at all.
+    public var isCorruption: Bool { code & 0xFF == SQLITE_CORRUPT || code & 0xFF == SQLITE_NOTADB }
 }
 
 final class SQLiteConnection {

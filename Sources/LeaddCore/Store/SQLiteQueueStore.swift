@@ -24,8 +24,10 @@ public final class SQLiteQueueStore: QueueStore {
     public init(path: String, synchronous: SyncMode = .full, maxBatch: Int = 1000) throws {
         self.path = path
         let writeConnection = try SQLiteConnection(path: path)
+        // Identify the file before changing anything in it (even its journal mode).
+        let version = try Self.verify(writeConnection, path: path)
         try Self.prepare(writeConnection, synchronous: synchronous)
-        try Self.migrate(writeConnection, path: path)
+        try Self.migrate(writeConnection, from: version)
         let readConnection = try SQLiteConnection(path: path)
         try readConnection.execute("PRAGMA query_only = ON")
 
@@ -55,7 +57,8 @@ public final class SQLiteQueueStore: QueueStore {
         try db.execute("PRAGMA temp_store = MEMORY")
     }
 
-    static func migrate(_ db: SQLiteConnection, path: String) throws {
+    /// The schema version of a leadd database (0 for an empty file); throws for anything else.
+    static func verify(_ db: SQLiteConnection, path: String) throws -> Int {
         let applicationID = try db.scalar("PRAGMA application_id") ?? 0
         let version = Int(try db.scalar("PRAGMA user_version") ?? 0)
         let tables = try db.scalar("SELECT count(*) FROM sqlite_schema") ?? 0
@@ -72,6 +75,10 @@ public final class SQLiteQueueStore: QueueStore {
                 message:
                     "\(path) has schema version \(version), newer than this leadd knows (\(Schema.migrations.count))")
         }
+        return version
+    }
+
+    static func migrate(_ db: SQLiteConnection, from version: Int) throws {
         for (index, sql) in Schema.migrations.enumerated() where index >= version {
             try db.execute("BEGIN IMMEDIATE")
             do {

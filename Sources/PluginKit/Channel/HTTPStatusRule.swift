@@ -8,10 +8,14 @@ import PluginAPI
 /// | 2xx                    | delivered                                          |
 /// | 401, 403               | channel unavailable (credentials refused)          |
 /// | 404                    | channel unavailable (wrong base URL or account)    |
-/// | 408, 409, 425, 429     | retry, after Retry-After when given                |
+/// | 429                    | channel unavailable, after Retry-After when given  |
+/// | 408, 409, 425          | retry, after Retry-After when given                |
 /// | other 4xx              | failed (the provider refused this message)         |
-/// | 500                    | retry (may be this message alone)                  |
-/// | 502, 503, 504, other 5xx | channel unavailable, after Retry-After when given |
+/// | 5xx                    | channel unavailable, after Retry-After when given  |
+///
+/// 429 and 5xx say the provider (or our account's share of it) is the problem, not the message:
+/// "channel unavailable" lets the message wait without using up a try, so a throttling spell or
+/// a provider outage never dead-letters anything, and it counts toward the channel's breaker.
 public enum HTTPStatusRule {
     public static func result(for response: TransferResponse, detail: String) -> PluginResult {
         let wait = RetryAfter.milliseconds(response.header("retry-after"))
@@ -19,9 +23,9 @@ public enum HTTPStatusRule {
         case 200..<300: return .delivered(providerID: nil)
         case 401, 403: return .channelUnavailable("credentials refused: \(detail)", afterMilliseconds: wait)
         case 404: return .channelUnavailable("not found (check base_url and account): \(detail)")
-        case 408, 409, 425, 429: return .retry(detail, afterMilliseconds: wait)
+        case 429: return .channelUnavailable(detail, afterMilliseconds: wait)
+        case 408, 409, 425: return .retry(detail, afterMilliseconds: wait)
         case 400..<500: return .failed(detail)
-        case 500: return .retry(detail, afterMilliseconds: wait)
         default: return .channelUnavailable(detail, afterMilliseconds: wait)
         }
     }

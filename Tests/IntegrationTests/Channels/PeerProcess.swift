@@ -14,16 +14,15 @@ final class PeerProcess {
 
     /// Starts `command` (a path under Tests/Peers; `.py` files run with python3) with `arguments`,
     /// where `@DIR@` and `@PORT@` stand for the peer's directory and port.
+    /// `port` restarts a peer where a stopped one served (an outage that ends).
     init(
-        _ command: String, _ arguments: [String] = [], name: String = #function,
+        _ command: String, _ arguments: [String] = [], port: Int? = nil, name: String = #function,
         prepare: (String) throws -> Void = { _ in }
-    )
-        throws
-    {
+    ) throws {
         let safe = name.filter { $0.isLetter || $0.isNumber }
         let directory = NSTemporaryDirectory() + "leadd-peer-\(safe)-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let port = try freePort()
+        let port = try port ?? freePort()
         self.directory = directory
         self.port = port
         try prepare(directory)
@@ -70,7 +69,9 @@ final class PeerProcess {
         return condition()
     }
 
-    deinit {
+    /// Stops the peer (by pid) and waits for it; its directory stays until the peer is released.
+    func stop() {
+        guard process.isRunning else { return }
         process.signal(SIGTERM)
         let deadline = Date().addingTimeInterval(10)
         while process.isRunning && Date() < deadline { usleep(20_000) }
@@ -78,6 +79,10 @@ final class PeerProcess {
             process.signal(SIGKILL)
             process.wait()
         }
+    }
+
+    deinit {
+        stop()
         try? FileManager.default.removeItem(atPath: directory)
     }
 }

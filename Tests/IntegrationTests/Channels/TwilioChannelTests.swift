@@ -74,7 +74,9 @@ import Testing
                 ($0, text)
             } + [("+14155550161", JSONObject())])
         #expect(
-            results.map(\.outcome) == [.retry, .failed, .retry, .channelUnavailable, .failed, .delivered, .failed],
+            results.map(\.outcome) == [
+                .channelUnavailable, .failed, .channelUnavailable, .channelUnavailable, .failed, .delivered, .failed,
+            ],
             "\(results)")
         #expect(results[0].retryAfterMilliseconds == 2000)
         #expect(results[1].detail?.contains("21211") == true)

@@ -78,16 +78,19 @@ import Testing
                 rule("551100000001", 429, code: 130429, retryAfter: "3"), rule("551100000002", 400, code: 131026),
                 rule("551100000003", 400, code: 132001), rule("551100000004", 500, code: 131000),
                 rule("551100000005", 503, code: 1), rule("551100000006", 400, code: 368),
+                rule("551100000007", 400, code: 131056, retryAfter: "5"),
             ]))
         let whatsapp = try plugin(fake)
         let text = JSONObject(["text": "hi"])
-        let results = await whatsapp.send((1...7).map { ("+55110000000\($0)", text) } + [("+5511", JSONObject())])
+        let results = await whatsapp.send((1...8).map { ("+55110000000\($0)", text) } + [("+5511", JSONObject())])
         #expect(
             results.map(\.outcome) == [
-                .retry, .failed, .failed, .retry, .retry, .channelUnavailable, .delivered, .failed,
+                .channelUnavailable, .failed, .failed, .channelUnavailable, .channelUnavailable, .channelUnavailable,
+                .retry, .delivered, .failed,
             ], "\(results)")
         #expect(results[0].retryAfterMilliseconds == 3000)
         #expect(results[1].detail?.contains("131026") == true)
+        #expect(results[6].retryAfterMilliseconds == 5000)
         whatsapp.instance.shutdown()
     }
 
