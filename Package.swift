@@ -169,15 +169,23 @@ let package = Package(
         .testTarget(
             name: "LeaddCoreTests",
             dependencies: [
-                "LeaddCore", "LeaddProtocol", "PluginAPI", "CSQLite",
+                "LeaddCore", "LeaddProtocol", "PluginAPI", "CSQLite", "TestSupport",
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
+            // The fuzz corpus is read from the source tree, not bundled.
+            exclude: ["Fuzz/Corpus"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["LeaddClient", "LeaddProtocol", "PluginAPI"],
+            dependencies: ["LeaddClient", "LeaddProtocol", "PluginAPI", "TestSupport"],
+            swiftSettings: strict
+        ),
+        // Helpers shared by the test targets (seeded randomness, the soak scale).
+        .target(
+            name: "TestSupport",
+            path: "Tests/TestSupport",
             swiftSettings: strict
         ),
         .testTarget(

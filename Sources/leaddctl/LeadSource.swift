@@ -33,8 +33,10 @@ struct CSVLeadSource: LeadSource {
         }
         do {
             reader = try CSVReader(stream: stream, hasHeaderRow: true, trimFields: true)
+        } catch CSVError.cannotReadHeaderRow {
+            throw LeadSourceError(description: "\(path): no header row (the file is empty)")
         } catch {
-            throw LeadSourceError(description: "\(path): not CSV: \(error)")
+            throw LeadSourceError(description: "\(path): line 1: not CSV (\(error))")
         }
         header = (reader.headerRow ?? []).map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
         guard !header.isEmpty else { throw LeadSourceError(description: "\(path): no header row") }

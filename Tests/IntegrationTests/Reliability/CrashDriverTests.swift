@@ -1,6 +1,7 @@
 import Foundation
 import LeaddClient
 import LeaddProtocol
+import TestSupport
 import Testing
 
 /// Sends while dispatch runs and kills leadd with SIGKILL at random moments, restarting it each
@@ -10,7 +11,7 @@ import Testing
 extension Integration {
     @Suite struct CrashDriverTests {
         @Test func randomKillsLoseNothing() throws {
-            let scale = Int(ProcessInfo.processInfo.environment["LEADD_SOAK"] ?? "") ?? 1
+            let scale = Soak.scale
             let batchSize = 100
             let concurrency = 2
             let daemon = try DaemonProcess(
@@ -68,20 +69,5 @@ extension Integration {
                 "crash driver: \(acknowledged.count) acknowledged, \(delivered.count) delivered, \(kills) kills, "
                     + "\(duplicates) duplicates, seed \(seed)")
         }
-    }
-}
-
-/// SplitMix64: a small seeded generator, so a failing run can be repeated from its seed.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

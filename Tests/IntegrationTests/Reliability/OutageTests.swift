@@ -1,6 +1,7 @@
 import Foundation
 import LeaddClient
 import LeaddProtocol
+import TestSupport
 import Testing
 
 /// A provider that goes down, slows down, fails with 500s or throttles with 429, for a while and
@@ -9,7 +10,7 @@ import Testing
 /// Retry-After is respected. `LEADD_SOAK=10` makes each outage ten times as long.
 extension Integration {
     @Suite(.serialized) struct OutageTests {
-        static let scale = Int(ProcessInfo.processInfo.environment["LEADD_SOAK"] ?? "") ?? 1
+        static let scale = Soak.scale
         static let phoneNumberID = "106540352242922"
 
         static func fake(port: Int? = nil, name: String = #function) throws -> PeerProcess {

@@ -1,6 +1,7 @@
 import Foundation
 import LeaddClient
 import LeaddProtocol
+import TestSupport
 import Testing
 
 /// More offered load than the throttles let out, for a while: leadd keeps every message, its
@@ -9,16 +10,16 @@ import Testing
 extension Integration {
     @Suite struct OverloadTests {
         @Test func offeredLoadAboveTheLimitsIsKeptWithFlatMemory() throws {
-            let scale = Int(ProcessInfo.processInfo.environment["LEADD_SOAK"] ?? "") ?? 1
+            let scale = Soak.scale
             let daemon = try DaemonProcess(
                 channels: """
-                      sms:
-                        plugin: TestChannel
-                        rate: 500/s
-                        burst: 100
-                        settings:
-                          file: "@SENT@"
-                """)
+                          sms:
+                            plugin: TestChannel
+                            rate: 500/s
+                            burst: 100
+                            settings:
+                              file: "@SENT@"
+                    """)
             try daemon.start()
             let pid = try #require(daemon.process?.pid)
             let seconds = 20 * scale
@@ -56,7 +57,8 @@ extension Integration {
             #expect(slowest < 1.0, "a status call took \(slowest) s")
             print(
                 "overload: \(offered) offered in \(seconds) s, backlog \(total?["scheduled"]?.int64Value ?? 0), "
-                    + "RSS \(settled / 1024) -> \((rss.max() ?? 0) / 1024) MiB, slowest status \(Int(slowest * 1000)) ms")
+                    + "RSS \(settled / 1024) -> \((rss.max() ?? 0) / 1024) MiB, slowest status \(Int(slowest * 1000)) ms"
+            )
         }
 
         static func residentKiB(of pid: pid_t) -> Int {
