@@ -54,18 +54,41 @@ public enum ConfigDecoder {
     static func decodeDaemon(_ field: YAMLField) throws(ConfigError) -> DaemonConfig {
         var daemon = DaemonConfig()
         let keys = try field.mapping(allowed: [
-            "state_dir", "socket", "socket_mode", "plugin_dir", "max_request_bytes", "shutdown_grace",
-            "metrics_listen", "status_interval",
+            "state_dir", "socket", "socket_mode", "socket_group", "access", "plugin_dir", "max_request_bytes",
+            "shutdown_grace", "metrics_listen", "status_interval",
         ])
         if let f = keys["state_dir"] { daemon.stateDirectory = try f.nonEmptyString() }
         if let f = keys["socket"] { daemon.socketPath = try f.nonEmptyString() }
         if let f = keys["socket_mode"] { daemon.socketMode = try f.fileMode() }
+        if let f = keys["socket_group"] { daemon.socketGroup = try f.groupID() }
+        if let f = keys["access"] { daemon.access = try decodeAccess(f) }
         if let f = keys["plugin_dir"] { daemon.pluginDirectory = try f.nonEmptyString() }
         if let f = keys["max_request_bytes"] { daemon.maxRequestBytes = try f.int(in: 1024...(256 << 20)) }
         if let f = keys["shutdown_grace"] { daemon.shutdownGrace = try f.duration() }
         if let f = keys["status_interval"] { daemon.statusInterval = try f.duration() }
         if let f = keys["metrics_listen"] { daemon.metricsListen = try f.loopbackAddress() }
         return daemon
+    }
+
+    /// `access: {read: {users: [...], groups: [...]}, write: {...}}`, names or numeric ids.
+    static func decodeAccess(_ field: YAMLField) throws(ConfigError) -> AccessPolicy {
+        var policy = AccessPolicy()
+        let levels = try field.mapping(allowed: ["read", "write"])
+        for (level, levelField) in levels {
+            let lists = try levelField.mapping(allowed: ["users", "groups"])
+            var users: Set<UInt32> = []
+            var groups: Set<UInt32> = []
+            for item in try lists["users"]?.list() ?? [] { users.insert(try item.userID()) }
+            for item in try lists["groups"]?.list() ?? [] { groups.insert(try item.groupID()) }
+            if level == "read" {
+                policy.readUsers = users
+                policy.readGroups = groups
+            } else {
+                policy.writeUsers = users
+                policy.writeGroups = groups
+            }
+        }
+        return policy
     }
 
     static func decodeStore(_ field: YAMLField) throws(ConfigError) -> StoreConfig {
@@ -388,6 +411,28 @@ struct YAMLField {
             throw error("'\(host)' is not a loopback address; metrics are served on loopback only")
         }
         return ListenAddress(host: host, port: port)
+    }
+
+    /// The items of a list (a single value counts as a list of one).
+    func list() throws(ConfigError) -> [YAMLField] {
+        if case .sequence(let items) = node { return items.enumerated().map { child("\($0.offset)", $0.element) } }
+        return [self]
+    }
+
+    /// A user name or a numeric uid, looked up now so a typo stops the start.
+    func userID() throws(ConfigError) -> UInt32 {
+        let text = try nonEmptyString()
+        if let id = UInt32(text) { return id }
+        guard let entry = getpwnam(text) else { throw error("no such user '\(text)'") }
+        return entry.pointee.pw_uid
+    }
+
+    /// A group name or a numeric gid, looked up now.
+    func groupID() throws(ConfigError) -> UInt32 {
+        let text = try nonEmptyString()
+        if let id = UInt32(text) { return id }
+        guard let entry = getgrnam(text) else { throw error("no such group '\(text)'") }
+        return entry.pointee.gr_gid
     }
 
     func fileMode() throws(ConfigError) -> UInt32 {

@@ -30,6 +30,10 @@ public struct DaemonConfig: Sendable, Equatable {
     public var stateDirectory = "/var/lib/leadd"
     public var socketPath = "/run/leadd/control.sock"
     public var socketMode: UInt32 = 0o660
+    /// The group the socket file is given (its mode then lets that group connect); nil: leadd's own.
+    public var socketGroup: UInt32?
+    /// Who may read and who may change state, by the peer's credentials; nil: the socket's mode decides.
+    public var access: AccessPolicy?
     /// nil: the directory of the running executable in a build tree, else `<prefix>/lib/leadd/plugins`.
     public var pluginDirectory: String?
     public var maxRequestBytes = 1 << 20

@@ -15,46 +15,61 @@ public final class ControlServer: Sendable {
     private let bus: EventBus
     private let path: String
     private let mode: UInt32
+    private let group: UInt32?
     private let maximumLineLength: Int
     private let logger: Logger
     private let ownsSocketFile = Atomic<Bool>(true)
     static let window = 256
 
     public init(
-        service: ControlService, events: EventBus, path: String, mode: UInt32, maximumLineLength: Int, logger: Logger
+        service: ControlService, events: EventBus, path: String, mode: UInt32, group: UInt32? = nil,
+        maximumLineLength: Int, logger: Logger
     ) {
         self.service = service
         self.bus = events
         self.path = path
         self.mode = mode
+        self.group = group
         self.maximumLineLength = maximumLineLength
         self.logger = logger
     }
 
+    /// One accepted client: its channel and who it is (SO_PEERCRED).
+    public struct Accepted: Sendable {
+        let channel: NIOAsyncChannel<ControlFrame, ByteBuffer>
+        let peer: PeerCredentials?
+    }
+
     /// Binds the socket; `serve` then answers clients until cancelled.
-    public typealias Listener = NIOAsyncChannel<NIOAsyncChannel<ControlFrame, ByteBuffer>, Never>
+    public typealias Listener = NIOAsyncChannel<Accepted, Never>
 
     /// Serves on a socket that systemd opened and passed (socket activation); the socket file
     /// belongs to systemd, so leadd neither changes its mode nor removes it.
     public func adopt(socket fd: Int32) async throws -> Listener {
         let maximumLineLength = self.maximumLineLength
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .bind(fd) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try Self.initialize(channel, maximumLineLength: maximumLineLength)
-                }
-            }
+            .bind(fd) { channel in Self.initialize(channel, maximumLineLength: maximumLineLength) }
         ownsSocketFile.store(false, ordering: .relaxed)
         logger.info("control socket passed by systemd (fd \(fd))")
         return server
     }
 
-    static func initialize(_ channel: any Channel, maximumLineLength: Int) throws
-        -> NIOAsyncChannel<ControlFrame, ByteBuffer>
-    {
-        try channel.pipeline.syncOperations.addHandler(
-            ByteToMessageHandler(LineFrameDecoder(maximumLength: maximumLineLength)))
-        return try NIOAsyncChannel<ControlFrame, ByteBuffer>(wrappingChannelSynchronously: channel)
+    static func initialize(_ channel: any Channel, maximumLineLength: Int) -> EventLoopFuture<Accepted> {
+        let peer: EventLoopFuture<PeerCredentials?>
+        if let provider = channel as? any SocketOptionProvider {
+            peer = provider.unsafeGetSocketOption(
+                level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED)
+            ).map { (credentials: PeerCredentials) -> PeerCredentials? in credentials }.recover { _ in nil }
+        } else {
+            peer = channel.eventLoop.makeSucceededFuture(nil)
+        }
+        return peer.flatMapThrowing { peer in
+            try channel.pipeline.syncOperations.addHandler(
+                ByteToMessageHandler(LineFrameDecoder(maximumLength: maximumLineLength)))
+            return Accepted(
+                channel: try NIOAsyncChannel<ControlFrame, ByteBuffer>(wrappingChannelSynchronously: channel),
+                peer: peer)
+        }
     }
 
     public func bind() async throws -> Listener {
@@ -66,11 +81,12 @@ public final class ControlServer: Sendable {
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 256)
             .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try Self.initialize(channel, maximumLineLength: maximumLineLength)
-                }
+                Self.initialize(channel, maximumLineLength: maximumLineLength)
             }
         guard chmod(path, mode_t(mode)) == 0 else {
+            throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EPERM)
+        }
+        if let group, chown(path, uid_t.max, gid_t(group)) != 0 {
             throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EPERM)
         }
         logger.info("control socket listening on \(path)")
@@ -92,12 +108,23 @@ public final class ControlServer: Sendable {
         if ownsSocketFile.load(ordering: .relaxed) { unlink(path) }
     }
 
-    private func handle(_ connection: NIOAsyncChannel<ControlFrame, ByteBuffer>) async {
+    private func handle(_ accepted: Accepted) async {
+        let access =
+            accepted.peer.map {
+                AccessPolicy.level(of: $0, under: service.runtime.config.current.daemon.access)
+            } ?? (service.runtime.config.current.daemon.access == nil ? .write : .none)
         do {
-            try await connection.executeThenClose { inbound, outbound in
+            try await accepted.channel.executeThenClose { inbound, outbound in
+                guard access != .none else {
+                    let who = accepted.peer.map(AccessPolicy.describe) ?? "a peer of unknown identity"
+                    logger.warning("control connection from \(who) refused by daemon.access")
+                    let refusal = RPCError.accessDenied("\(who) may not use this socket (daemon.access)")
+                    try await outbound.write(Self.line(RPCResponse.failure(id: .null, error: refusal).serialized))
+                    return
+                }
                 let (responses, sink) = AsyncStream<String?>.makeStream()
                 let sequencer = ResponseSequencer(sink: sink)
-                let events = ControlConnection(bus: bus)
+                let events = ControlConnection(bus: bus, access: access, peer: accepted.peer)
                 defer { events.close() }
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     // Events go straight to the socket, so a slow reader backs up into the
@@ -180,8 +207,14 @@ public final class ControlConnection: Sendable {
     let subscriptions: AsyncStream<EventBus.Subscription>
     private let subscriptionSink: AsyncStream<EventBus.Subscription>.Continuation
 
-    init(bus: EventBus) {
+    /// What this connection's peer may do, decided when it connected.
+    let access: AccessLevel
+    let peer: PeerCredentials?
+
+    init(bus: EventBus, access: AccessLevel = .write, peer: PeerCredentials? = nil) {
         self.bus = bus
+        self.access = access
+        self.peer = peer
         (subscriptions, subscriptionSink) = AsyncStream.makeStream()
     }
 

@@ -65,6 +65,7 @@ public final class ControlService: Sendable {
         for (index, element) in elements.enumerated() {
             if case .success(let request) = RPCRequest.parse(element), request.method == "message.send" {
                 do {
+                    try authorize(request.method, connection: connection)
                     sends.append((index, request, try newMessage(from: request.params)))
                 } catch {
                     responses[index] = request.id.map { RPCResponse.failure(id: $0, error: error) }
@@ -90,7 +91,16 @@ public final class ControlService: Sendable {
         return responses.compactMap { $0 }
     }
 
+    /// Refuses a method that changes state to a peer that may only read. In-process callers (no
+    /// connection) may do everything.
+    func authorize(_ method: String, connection: ControlConnection?) throws(RPCError) {
+        guard let connection, connection.access != .write, !AccessPolicy.readMethods.contains(method) else { return }
+        let who = connection.peer.map(AccessPolicy.describe) ?? "this peer"
+        throw .accessDenied("\(who) may read but not change state; \(method) needs daemon.access.write")
+    }
+
     func call(_ request: RPCRequest, connection: ControlConnection? = nil) async throws(RPCError) -> JSONValue {
+        try authorize(request.method, connection: connection)
         switch request.method {
         case "metrics": return try await metrics(request.params)
         case "events.subscribe": return try subscribe(request.params, connection: connection)

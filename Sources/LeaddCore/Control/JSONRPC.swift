@@ -51,6 +51,11 @@ public struct RPCError: Error, Sendable, Equatable, CustomStringConvertible {
         RPCError(code: -32001, message: "storage unavailable: \(reason)")
     }
 
+    /// The peer's credentials do not allow this (daemon.access).
+    public static func accessDenied(_ reason: String) -> RPCError {
+        RPCError(code: -32003, message: "access denied: \(reason)")
+    }
+
     /// Something named by the request does not exist.
     public static func notFound(_ what: String, field: String) -> RPCError {
         RPCError(code: -32004, message: "not found: \(what)", data: JSONObject(["field": .string(field)]))
