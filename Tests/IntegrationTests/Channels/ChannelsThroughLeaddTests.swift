@@ -69,6 +69,39 @@ extension Integration {
             #expect(down[1]["error"]?.stringValue?.contains("settings.password") == true)
         }
 
+        /// A refused secret shows up nowhere: not in the log, a message's error, events or status.
+        @Test func aWrongPasswordIsReportedWithoutIt() throws {
+            let kannel = try KannelChannelTests.kannel()
+            let secret = "Wr0ng-Pa55word-\(UInt32.random(in: 1000...9999))"
+            try secret.write(toFile: kannel.directory + "/wrong", atomically: true, encoding: .utf8)
+            let daemon = try DaemonProcess(
+                channels: """
+                          sms:
+                            plugin: SMS
+                            settings:
+                              provider: kannel
+                              base_url: http://127.0.0.1:\(kannel.port)/cgi-bin/sendsms
+                              username: leadd
+                              password: {file: \(kannel.directory)/wrong}
+                              from: Loja
+                    """)
+            try daemon.start()
+            let id = try #require(try daemon.call("message.send", sendParams(key: "s"))["id"]?.stringValue)
+            #expect(
+                try daemon.eventually {
+                    try daemon.call("message.get", JSONObject(["id": .string(id)]))["attempts"]?.arrayValue?.isEmpty
+                        == false
+                })
+            let message = try daemon.call("message.get", JSONObject(["id": .string(id)]))
+            #expect(message["last_error"]?.stringValue?.contains("Authorization failed") == true, "\(message)")
+            for text in [
+                daemon.log, message.serialized, try daemon.call("channel.list").serialized,
+                try daemon.call("status").serialized,
+            ] {
+                #expect(!text.contains(secret))
+            }
+        }
+
         @Test func smsGoesOutThroughKannel() throws {
             let kannel = try KannelChannelTests.kannel()
             let daemon = try DaemonProcess(

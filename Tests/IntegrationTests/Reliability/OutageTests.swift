@@ -23,19 +23,30 @@ extension Integration {
             ) { try "EAAG-token\n".write(toFile: $0 + "/token", atomically: true, encoding: .utf8) }
         }
 
-        /// leadd with one WhatsApp channel on the fake: short timeouts, quick retries, a breaker
-        /// that opens after a handful of failures, and three tries before a message is dead.
+        /// leadd with one WhatsApp channel on the fake.
         static func daemon(_ fake: PeerProcess, name: String = #function) throws -> DaemonProcess {
+            try daemon(
+                plugin: "WhatsApp",
+                settings: """
+                    base_url: http://127.0.0.1:\(fake.port)
+                    phone_number_id: "\(phoneNumberID)"
+                    access_token: {file: \(fake.directory)/token}
+                    """, name: name)
+        }
+
+        /// leadd with one channel `wa` on `plugin` (`settings` one key a line): short timeouts,
+        /// quick retries, a breaker that opens after a handful of failures, and three tries before
+        /// a message is dead.
+        static func daemon(plugin: String, settings: String, name: String = #function) throws -> DaemonProcess {
+            let indented = settings.split(separator: "\n").map { "          " + $0 }.joined(separator: "\n")
             let daemon = try DaemonProcess(
                 channels: """
                           wa:
-                            plugin: WhatsApp
+                            plugin: \(plugin)
                             batch_size: 10
                             concurrency: 2
                             settings:
-                              base_url: http://127.0.0.1:\(fake.port)
-                              phone_number_id: "\(phoneNumberID)"
-                              access_token: {file: \(fake.directory)/token}
+                    \(indented)
                               timeout: 500ms
                               connect_timeout: 500ms
                               connections: 4
@@ -55,13 +66,14 @@ extension Integration {
             return daemon
         }
 
-        static func send(_ daemon: DaemonProcess, _ count: Int, prefix: String) throws {
+        static func send(_ daemon: DaemonProcess, _ count: Int, prefix: String, email: Bool = false) throws {
             let batch = (0..<count).map {
                 ControlClient.request(
                     "message.send",
                     JSONObject([
-                        "tenant": "acme", "channel": "wa", "to": .string("+55119876\(String(format: "%05d", $0))"),
-                        "text": "Olá", "idempotency_key": .string("\(prefix)\($0)"),
+                        "tenant": "acme", "channel": "wa",
+                        "to": .string(email ? "lead\($0)@example.org" : "+55119876\(String(format: "%05d", $0))"),
+                        "text": "Olá", "subject": "Oi", "idempotency_key": .string("\(prefix)\($0)"),
                     ]), id: Int64($0))
             }
             let client = try daemon.client()
@@ -105,6 +117,25 @@ extension Integration {
             try Self.send(daemon, count, prefix: "down-")
             try Self.survive(daemon, count: count, seconds: 3) { fake = try Self.fake(port: port) }
             #expect(fake?.received.count ?? 0 >= count)
+        }
+
+        @Test func smtpServerDownThenBack() throws {
+            var server: PeerProcess? = try PeerProcess("smtp_server.py", ["--dir", "@DIR@", "--port", "@PORT@"])
+            let port = server!.port
+            let daemon = try Self.daemon(
+                plugin: "Email",
+                settings: """
+                    url: smtp://127.0.0.1:\(port)
+                    tls: none
+                    from: news@example.com
+                    """)
+            server?.stop()
+            let count = 30 * Self.scale
+            try Self.send(daemon, count, prefix: "smtp-", email: true)
+            try Self.survive(daemon, count: count, seconds: 3) {
+                server = try PeerProcess("smtp_server.py", ["--dir", "@DIR@", "--port", "@PORT@"], port: port)
+            }
+            #expect(server?.received.count ?? 0 >= count)
         }
 
         @Test func providerSlowThenFast() throws {
