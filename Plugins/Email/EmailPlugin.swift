@@ -18,20 +18,12 @@ public func leaddPluginEntry(_ hostMajor: UInt32, _ hostMinor: UInt32) -> Unsafe
     PluginExport.table(for: EmailPlugin.self, name: "smtp", version: "1.0.0", kind: "email", hostMajor: hostMajor)
 }
 
-final class EmailPlugin: ChannelPlugin {
-    private let channel: TransferChannel
+final class EmailPlugin: TransferPlugin {
+    let channel: TransferChannel
 
     init(settingsJSON: String, host: PluginHost) throws {
-        var settings = try PluginSettings(json: settingsJSON)
-        let provider = try SMTPProvider(settings: &settings)
-        let transport = try TransportSettings(from: &settings)
-        try settings.finish()
-        channel = TransferChannel(provider: provider, transport: transport, host: host, name: "leadd-email")
+        channel = try TransferChannel(settingsJSON: settingsJSON, host: host, name: "leadd-email") {
+            try SMTPProvider(settings: &$0)
+        }
     }
-
-    func send(_ messages: [PluginMessage]) { channel.send(messages) }
-
-    func healthProblem() -> String? { channel.healthProblem() }
-
-    func shutdown() { channel.shutdown() }
 }

@@ -13,25 +13,16 @@ public func leaddPluginEntry(_ hostMajor: UInt32, _ hostMinor: UInt32) -> Unsafe
     PluginExport.table(for: SMSPlugin.self, name: "sms", version: "1.0.0", kind: "sms", hostMajor: hostMajor)
 }
 
-final class SMSPlugin: ChannelPlugin {
-    private let channel: TransferChannel
+final class SMSPlugin: TransferPlugin {
+    let channel: TransferChannel
 
     init(settingsJSON: String, host: PluginHost) throws {
-        var settings = try PluginSettings(json: settingsJSON)
-        let provider: any TransferProvider
-        switch try settings.choice("provider", ["twilio", "kannel"]) {
-        case "twilio": provider = try TwilioProvider(settings: &settings)
-        case "kannel": provider = try KannelProvider(settings: &settings)
-        default: throw settings.problem("provider", "required: twilio or kannel")
+        channel = try TransferChannel(settingsJSON: settingsJSON, host: host, name: "leadd-sms") { settings in
+            switch try settings.choice("provider", ["twilio", "kannel"]) {
+            case "twilio": try TwilioProvider(settings: &settings)
+            case "kannel": try KannelProvider(settings: &settings)
+            default: throw settings.problem("provider", "required: twilio or kannel")
+            }
         }
-        let transport = try TransportSettings(from: &settings)
-        try settings.finish()
-        channel = TransferChannel(provider: provider, transport: transport, host: host, name: "leadd-sms")
     }
-
-    func send(_ messages: [PluginMessage]) { channel.send(messages) }
-
-    func healthProblem() -> String? { channel.healthProblem() }
-
-    func shutdown() { channel.shutdown() }
 }

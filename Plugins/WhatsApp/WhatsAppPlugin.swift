@@ -18,20 +18,12 @@ public func leaddPluginEntry(_ hostMajor: UInt32, _ hostMinor: UInt32) -> Unsafe
         for: WhatsAppPlugin.self, name: "whatsapp-cloud", version: "1.0.0", kind: "whatsapp", hostMajor: hostMajor)
 }
 
-final class WhatsAppPlugin: ChannelPlugin {
-    private let channel: TransferChannel
+final class WhatsAppPlugin: TransferPlugin {
+    let channel: TransferChannel
 
     init(settingsJSON: String, host: PluginHost) throws {
-        var settings = try PluginSettings(json: settingsJSON)
-        let provider = try CloudAPIProvider(settings: &settings)
-        let transport = try TransportSettings(from: &settings)
-        try settings.finish()
-        channel = TransferChannel(provider: provider, transport: transport, host: host, name: "leadd-whatsapp")
+        channel = try TransferChannel(settingsJSON: settingsJSON, host: host, name: "leadd-whatsapp") {
+            try CloudAPIProvider(settings: &$0)
+        }
     }
-
-    func send(_ messages: [PluginMessage]) { channel.send(messages) }
-
-    func healthProblem() -> String? { channel.healthProblem() }
-
-    func shutdown() { channel.shutdown() }
 }

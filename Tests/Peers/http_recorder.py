@@ -10,12 +10,12 @@ DIR/received.jsonl: {"method", "path", "query" (decoded, a list of values per na
 SIGTERM.
 """
 import argparse
-import json
-import os
 import signal
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+from peerkit import Recorder, write_ready
 
 
 def main():
@@ -23,8 +23,7 @@ def main():
     parser.add_argument("--dir", required=True)
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
-    lock = threading.Lock()
-    record_path = os.path.join(args.dir, "received.jsonl")
+    recorder = Recorder(args.dir)
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -40,8 +39,7 @@ def main():
                 "headers": {k.lower(): v for k, v in self.headers.items()},
                 "body": body,
             }
-            with lock, open(record_path, "a", encoding="utf-8") as out:
-                out.write(json.dumps(entry) + "\n")
+            recorder.record(entry)
             self.send_response(200)
             self.send_header("Content-Type", "text/plain")
             self.send_header("Content-Length", "2")
@@ -56,11 +54,7 @@ def main():
 
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
-    port = server.server_address[1]
-    ready = os.path.join(args.dir, "ready")
-    with open(ready + ".tmp", "w") as out:
-        json.dump({"port": port, "pid": os.getpid(), "url": f"http://127.0.0.1:{port}/"}, out)
-    os.rename(ready + ".tmp", ready)
+    write_ready(args.dir, server.server_address[1])
     server.serve_forever()
 
 

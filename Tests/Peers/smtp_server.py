@@ -43,6 +43,8 @@ import warnings
 
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
+from peerkit import write_ready
+
 log = logging.getLogger("smtp_server")
 
 
@@ -186,10 +188,7 @@ async def serve(a):
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
-    ready = os.path.join(a.dir, "ready")
-    with open(ready + ".tmp", "w") as f:
-        json.dump({"port": port, "pid": os.getpid(), "url": "smtp://127.0.0.1:%d" % port}, f)
-    os.replace(ready + ".tmp", ready)
+    write_ready(a.dir, port, scheme="smtp")
     log.info("listening on 127.0.0.1:%d", port)
 
     # Also stop when the test process that started us is gone (we were re-parented).

@@ -53,10 +53,11 @@ import os
 import secrets
 import socket
 import sys
-import threading
 import urllib.parse
 import warnings
 from datetime import datetime, timezone
+
+from peerkit import Faults, Recorder, write_ready
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SPEC_NAME = "twilio_api_v2010.json"
@@ -130,56 +131,6 @@ def segments(body):
 
 def rfc2822_now():
     return email.utils.format_datetime(datetime.now(timezone.utc).replace(microsecond=0))
-
-
-class Recorder:
-    def __init__(self, directory):
-        self.path = os.path.join(directory, "received.jsonl")
-        self.lock = threading.Lock()
-        self.file = open(self.path, "a", encoding="utf-8")
-
-    def record(self, entry):
-        line = json.dumps(entry, ensure_ascii=False)
-        with self.lock:
-            self.file.write(line + "\n")
-            self.file.flush()
-
-
-class Faults:
-    """Rules from DIR/faults.json, read on every request; "times" counted down in memory."""
-
-    def __init__(self, directory):
-        self.path = os.path.join(directory, "faults.json")
-        self.used = {}
-        self.lock = threading.Lock()
-
-    def match(self, to):
-        try:
-            with open(self.path, encoding="utf-8") as f:
-                rules = json.load(f)
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError) as error:
-            print(f"twilio_mock: ignoring unreadable faults.json: {error}", file=sys.stderr)
-            return None
-        if isinstance(rules, dict):
-            rules = [rules]
-        for rule in rules if isinstance(rules, list) else []:
-            if not isinstance(rule, dict):
-                continue
-            needle = str(rule.get("to_contains") or "")
-            if needle not in (to or ""):
-                continue
-            times = rule.get("times")
-            if times is not None:
-                key = json.dumps(rule, sort_keys=True)
-                with self.lock:
-                    used = self.used.get(key, 0)
-                    if used >= int(times):
-                        continue
-                    self.used[key] = used + 1
-            return rule
-        return None
 
 
 def decode_form(raw):
@@ -392,10 +343,7 @@ def main():
             await super().startup(sockets=sockets)
             if self.should_exit:
                 return
-            temporary = ready + ".tmp"
-            with open(temporary, "w", encoding="utf-8") as f:
-                json.dump({"port": port, "pid": os.getpid(), "url": f"http://{args.host}:{port}"}, f)
-            os.replace(temporary, ready)
+            write_ready(args.dir, port)
             print(f"twilio_mock: listening on {args.host}:{port}, description {spec_path}", flush=True)
 
     config = uvicorn.Config(

@@ -70,12 +70,12 @@ import re
 import secrets
 import signal
 import socket
-import sys
-import threading
 import time
 import traceback
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from peerkit import Faults, Recorder, read_json, write_ready
 
 MESSAGES_PATH = re.compile(r"^/(v\d+\.\d+)/([^/]+)/messages/?$")
 VERSIONED_PATH = re.compile(r"^/(v\d+\.\d+)(/.*)?$")
@@ -294,53 +294,6 @@ def check_body_parameter(parameter):
         raise Invalid(400, graph_error(131008, details=f"Parameter of type {kind} is missing {kind} value"))
 
 
-class Recorder:
-    def __init__(self, directory):
-        self.file = open(os.path.join(directory, "received.jsonl"), "a", encoding="utf-8")
-        self.lock = threading.Lock()
-
-    def record(self, entry):
-        line = json.dumps(entry, ensure_ascii=False)
-        with self.lock:
-            self.file.write(line + "\n")
-            self.file.flush()
-
-
-class Faults:
-    def __init__(self, directory):
-        self.path = os.path.join(directory, "faults.json")
-        self.used = {}
-        self.lock = threading.Lock()
-
-    def match(self, to):
-        rules = read_json(self.path)
-        if isinstance(rules, dict):
-            rules = [rules]
-        for rule in rules if isinstance(rules, list) else []:
-            if not isinstance(rule, dict) or str(rule.get("to_contains") or "") not in (to or ""):
-                continue
-            if rule.get("times") is not None:
-                key = json.dumps(rule, sort_keys=True)
-                with self.lock:
-                    used = self.used.get(key, 0)
-                    if used >= int(rule["times"]):
-                        continue
-                    self.used[key] = used + 1
-            return rule
-        return None
-
-
-def read_json(path):
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as error:
-        print(f"whatsapp_fake: ignoring unreadable {os.path.basename(path)}: {error}", file=sys.stderr)
-        return None
-
-
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "whatsapp-fake"
@@ -548,10 +501,7 @@ def main():
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    temporary = ready + ".tmp"
-    with open(temporary, "w", encoding="utf-8") as f:
-        json.dump({"port": port, "pid": os.getpid(), "url": f"http://{args.host}:{port}"}, f)
-    os.replace(temporary, ready)
+    write_ready(args.dir, port)
     print(f"whatsapp_fake: listening on {args.host}:{port}", flush=True)
     try:
         server.serve_forever()

@@ -6,6 +6,21 @@ import Testing
 /// operator's installation does.
 extension Integration {
     @Suite(.serialized) struct ChannelsThroughLeaddTests {
+        /// An `sms` channel on the SMS plugin in Kannel mode, its password read from `passwordFile`
+        /// in the Kannel peer's directory.
+        static func kannelChannel(_ kannel: PeerProcess, passwordFile: String) -> String {
+            """
+              sms:
+                plugin: SMS
+                settings:
+                  provider: kannel
+                  base_url: http://127.0.0.1:\(kannel.port)/cgi-bin/sendsms
+                  username: leadd
+                  password: {file: \(kannel.directory)/\(passwordFile)}
+                  from: Loja
+            """
+        }
+
         @Test func emailGoesOutThroughSMTP() throws {
             let server = try PeerProcess("smtp_server.py", ["--dir", "@DIR@", "--port", "@PORT@"])
             let daemon = try DaemonProcess(
@@ -74,17 +89,7 @@ extension Integration {
             let kannel = try KannelChannelTests.kannel()
             let secret = "Wr0ng-Pa55word-\(UInt32.random(in: 1000...9999))"
             try secret.write(toFile: kannel.directory + "/wrong", atomically: true, encoding: .utf8)
-            let daemon = try DaemonProcess(
-                channels: """
-                          sms:
-                            plugin: SMS
-                            settings:
-                              provider: kannel
-                              base_url: http://127.0.0.1:\(kannel.port)/cgi-bin/sendsms
-                              username: leadd
-                              password: {file: \(kannel.directory)/wrong}
-                              from: Loja
-                    """)
+            let daemon = try DaemonProcess(channels: Self.kannelChannel(kannel, passwordFile: "wrong"))
             try daemon.start()
             let id = try #require(try daemon.call("message.send", sendParams(key: "s"))["id"]?.stringValue)
             #expect(
@@ -104,17 +109,7 @@ extension Integration {
 
         @Test func smsGoesOutThroughKannel() throws {
             let kannel = try KannelChannelTests.kannel()
-            let daemon = try DaemonProcess(
-                channels: """
-                          sms:
-                            plugin: SMS
-                            settings:
-                              provider: kannel
-                              base_url: http://127.0.0.1:\(kannel.port)/cgi-bin/sendsms
-                              username: leadd
-                              password: {file: \(kannel.directory)/password}
-                              from: Loja
-                    """)
+            let daemon = try DaemonProcess(channels: Self.kannelChannel(kannel, passwordFile: "password"))
             try daemon.start()
             #expect(try daemon.sendBatch(20, keyPrefix: "k") == 20)
             #expect(try daemon.allSent(20))

@@ -13,28 +13,18 @@ import Testing
     let configPath: String
 
     init() throws {
-        configPath = directory + "/leadd.yaml"
-        let yaml = """
-            daemon:
-              state_dir: \(directory)
-              plugin_dir: \(buildProductsDirectory())
-            channels:
-              sms:
-                plugin: TestChannel
-                settings:
-                  file: \(directory)/sent.jsonl
-                retry:
-                  initial: 1s
-              broken:
-                plugin: NoSuchPlugin
-            """
-        try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
-        let config = try ConfigDecoder.load(path: configPath)
-        let store = try SQLiteQueueStore(path: directory + "/leadd.db")
-        runtime = DaemonRuntime(
-            config: ConfigHolder(config, path: configPath), store: store, clock: WallClock(),
-            logger: quietLogger)
-        service = ControlService(runtime: runtime, logger: quietLogger)
+        (service, runtime, configPath) = try makeControlService(
+            in: directory,
+            channels: """
+                  sms:
+                    plugin: TestChannel
+                    settings:
+                      file: \(directory)/sent.jsonl
+                    retry:
+                      initial: 1s
+                  broken:
+                    plugin: NoSuchPlugin
+                """)
     }
 
     func call(_ line: String) async throws -> JSONValue {

@@ -73,20 +73,7 @@ import Testing
     let service: ControlService
 
     init() throws {
-        let path = directory + "/leadd.yaml"
-        try """
-        daemon:
-          state_dir: \(directory)
-          plugin_dir: \(buildProductsDirectory())
-        channels:
-          sms:
-            plugin: TestChannel
-        """.write(toFile: path, atomically: true, encoding: .utf8)
-        let config = try ConfigDecoder.load(path: path)
-        let store = try SQLiteQueueStore(path: directory + "/leadd.db")
-        let runtime = DaemonRuntime(
-            config: ConfigHolder(config, path: path), store: store, clock: WallClock(), logger: quietLogger)
-        service = ControlService(runtime: runtime, logger: quietLogger)
+        service = try makeControlService(in: directory, channels: "  sms:\n    plugin: TestChannel").service
     }
 
     @Test func everyRequestGetsAWellFormedAnswer() async throws {
