@@ -32,6 +32,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
         .package(url: "https://github.com/yaslab/CSV.swift.git", from: "2.5.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
     ],
     targets: [
         .systemLibrary(
@@ -85,7 +87,10 @@ let package = Package(
                 "CPhoneNumbers",
                 "LeaddProtocol",
                 "PluginAPI",
+                "LeaddSecrets",
                 .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -137,10 +142,15 @@ let package = Package(
             path: "Plugins/TestChannel",
             swiftSettings: strict
         ),
+        // Secrets named by reference (file, environment, systemd credential), for config and plugins.
+        .target(
+            name: "LeaddSecrets",
+            swiftSettings: strict
+        ),
         // What the channel plugins share: the transfer engine, settings and secrets, content.
         .target(
             name: "PluginKit",
-            dependencies: ["CCurl", "PluginAPI"],
+            dependencies: ["CCurl", "PluginAPI", "LeaddSecrets"],
             swiftSettings: strict
         ),
         .target(

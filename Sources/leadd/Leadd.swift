@@ -116,6 +116,15 @@ struct Leadd: AsyncParsableCommand {
             }
         }
 
+        var webhookService: (any Service)?
+        if let webhooks = loaded.webhooks {
+            let server = WebhookServer(
+                feedback: FeedbackService(runtime: runtime, logger: logger), config: webhooks, logger: logger)
+            webhookService = server.application()
+            logger.info(
+                "webhooks on http://\(webhooks.listen.host):\(webhooks.listen.port) (public \(webhooks.publicURL))")
+        }
+
         let reporter = StatusReporter(runtime: runtime, notifier: notifier, logger: logger)
         let shutdown = ShutdownTrigger()
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
@@ -126,6 +135,7 @@ struct Leadd: AsyncParsableCommand {
             .init(service: SystemdService(reporter: reporter)),
         ]
         if let metricsService { services.append(.init(service: metricsService)) }
+        if let webhookService { services.append(.init(service: webhookService)) }
         var groupConfig = ServiceGroupConfiguration(services: services, logger: logger)
         groupConfig.maximumGracefulShutdownDuration = loaded.daemon.shutdownGrace
         let group = ServiceGroup(configuration: groupConfig)

@@ -28,6 +28,9 @@ public struct LeadImporter {
     let tenant: TenantSettings
     let isSuppressed: (String) -> Bool
     let normalize: (String) -> Result<String, PhoneNumbers.Failure>
+    /// Signs `{token}` in the campaign's unsubscribe URL (webhooks.unsubscribe_secret), so the
+    /// link unsubscribes exactly the address it was sent to.
+    public var unsubscribeSecret: String?
 
     public init(
         campaign: Campaign, tenant: TenantSettings, addressKinds: [AddressKind], templates: [StepTemplate]? = nil,
@@ -179,7 +182,12 @@ public struct LeadImporter {
             if let unsubscribe = campaign.unsubscribeURL, addressKinds[i] == .email,
                 case .object(var content) = (try? JSONValue.parse(rendered)) ?? .null
             {
-                content["unsubscribe_url"] = .string(unsubscribe)
+                var url = unsubscribe
+                if let secret = unsubscribeSecret, url.contains("{token}") {
+                    let token = UnsubscribeToken.make(tenant: campaign.tenant, address: addresses[i], secret: secret)
+                    url = url.replacingOccurrences(of: "{token}", with: token)
+                }
+                content["unsubscribe_url"] = .string(url)
                 rendered = JSONValue.object(content).serialized
             }
             var message = NewMessage(

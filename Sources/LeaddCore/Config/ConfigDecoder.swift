@@ -2,6 +2,7 @@ import Foundation
 // Decodes leadd.yaml into LeaddConfig. Works on Yams' node tree rather than Codable so that every
 // error, including a wrong type or an unknown key, carries the line and column of the node at fault.
 import LeaddProtocol
+import LeaddSecrets
 import Yams
 
 public enum ConfigDecoder {
@@ -27,7 +28,7 @@ public enum ConfigDecoder {
         var config = LeaddConfig()
         guard let root else { return config }
         let top = try YAMLField(node: root, path: "", file: file).mapping(
-            allowed: ["daemon", "store", "channels", "schedules", "tenants", "cache"])
+            allowed: ["daemon", "store", "channels", "schedules", "tenants", "cache", "webhooks"])
         if let daemon = top["daemon"] { config.daemon = try decodeDaemon(daemon) }
         if let store = top["store"] { config.store = try decodeStore(store) }
         if let channels = top["channels"] {
@@ -48,6 +49,7 @@ public enum ConfigDecoder {
         if let tenants = top["tenants"] {
             config.tenants = try decodeTenants(tenants, schedules: config.schedules)
         }
+        if let webhooks = top["webhooks"] { config.webhooks = try decodeWebhooks(webhooks) }
         return config
     }
 
@@ -68,6 +70,46 @@ public enum ConfigDecoder {
         if let f = keys["status_interval"] { daemon.statusInterval = try f.duration() }
         if let f = keys["metrics_listen"] { daemon.metricsListen = try f.loopbackAddress() }
         return daemon
+    }
+
+    static func decodeWebhooks(_ field: YAMLField) throws(ConfigError) -> WebhookConfig {
+        var config = WebhookConfig()
+        let keys = try field.mapping(allowed: [
+            "listen", "public_url", "max_body_bytes", "twilio_auth_token", "whatsapp_app_secret",
+            "whatsapp_verify_token", "kannel_token", "unsubscribe_secret", "channels", "optout_keywords",
+        ])
+        if let f = keys["listen"] {
+            config.listen = try f.loopbackAddress(
+                for: "webhooks listen on loopback only (put a reverse proxy in front)")
+        }
+        config.publicURL = "http://\(config.listen.host):\(config.listen.port)"
+        if let f = keys["public_url"] {
+            let url = try f.nonEmptyString()
+            guard url.hasPrefix("https://") || url.hasPrefix("http://") else {
+                throw f.error("'\(url)' is not an http(s) URL")
+            }
+            config.publicURL = url.hasSuffix("/") ? String(url.dropLast()) : url
+        }
+        if let f = keys["max_body_bytes"] { config.maxBodyBytes = try f.int(in: 1024...(16 << 20)) }
+        config.twilioAuthToken = try keys["twilio_auth_token"]?.secret()
+        config.whatsappAppSecret = try keys["whatsapp_app_secret"]?.secret()
+        config.whatsappVerifyToken = try keys["whatsapp_verify_token"]?.secret()
+        config.kannelToken = try keys["kannel_token"]?.secret()
+        config.unsubscribeSecret = try keys["unsubscribe_secret"]?.secret()
+        if let f = keys["channels"] {
+            let channels = try f.mapping(allowed: ["twilio", "whatsapp", "kannel"])
+            if let c = channels["twilio"] { config.twilioChannel = try c.nonEmptyString() }
+            if let c = channels["whatsapp"] { config.whatsappChannel = try c.nonEmptyString() }
+            if let c = channels["kannel"] { config.kannelChannel = try c.nonEmptyString() }
+        }
+        if let f = keys["optout_keywords"] {
+            var words: [String: [String]] = [:]
+            for (language, list) in try f.orderedMapping() {
+                words[language] = try list.list().map { item throws(ConfigError) in try item.nonEmptyString() }
+            }
+            config.optOutKeywords = words
+        }
+        return config
     }
 
     /// `access: {read: {users: [...], groups: [...]}, write: {...}}`, names or numeric ids.
@@ -401,16 +443,36 @@ struct YAMLField {
     }
 
     /// `127.0.0.1:9464`, `[::1]:9464` or `localhost:9464`; anything off the loopback is refused.
-    func loopbackAddress() throws(ConfigError) -> ListenAddress {
+    func loopbackAddress(for what: String = "metrics are served on loopback only") throws(ConfigError)
+        -> ListenAddress
+    {
         let s = try string()
         guard let colon = s.lastIndex(of: ":"), let port = Int(s[s.index(after: colon)...]), (1...65535).contains(port)
         else { throw error("'\(s)' is not host:port (like 127.0.0.1:9464)") }
         var host = String(s[..<colon])
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         guard host == "localhost" || host == "::1" || host.hasPrefix("127.") else {
-            throw error("'\(host)' is not a loopback address; metrics are served on loopback only")
+            throw error("'\(host)' is not a loopback address; \(what)")
         }
         return ListenAddress(host: host, port: port)
+    }
+
+    /// A secret named by reference ({file: ...}, {env: ...}, {credential: ...}), read now.
+    func secret() throws(ConfigError) -> String {
+        let value: Any
+        switch try json() {
+        case .object(let object):
+            var plain: [String: Any] = [:]
+            for (key, v) in object { plain[key] = v.stringValue ?? "" }
+            value = plain
+        default:
+            value = ""
+        }
+        do {
+            return try SecretReference(value, key: path).read()
+        } catch {
+            throw self.error(error.description.replacingOccurrences(of: "\(path): ", with: ""))
+        }
     }
 
     /// The items of a list (a single value counts as a list of one).

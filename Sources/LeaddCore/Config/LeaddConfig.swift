@@ -11,6 +11,8 @@ public struct LeaddConfig: Sendable, Equatable {
     /// Named sending windows.
     public var schedules: [String: SendingWindow] = [:]
     public var cache = CacheConfig()
+    /// The provider callback listener; nil when not configured.
+    public var webhooks: WebhookConfig?
 
     public init() {}
 
@@ -139,4 +141,33 @@ public struct TenantsConfig: Sendable, Equatable {
     public init() {}
 
     public func settings(for tenant: String) -> TenantSettings { overrides[tenant] ?? defaults }
+}
+
+/// `webhooks:`: where provider callbacks (receipts, inbound messages) and one-click unsubscribes
+/// arrive, and the secrets that prove they are genuine. Secrets are read at load, never logged.
+public struct WebhookConfig: Sendable, Equatable {
+    public var listen = ListenAddress(host: "127.0.0.1", port: 8080)
+    /// The address providers call, as they see it (Twilio signs the full URL): the reverse proxy's.
+    public var publicURL = "http://127.0.0.1:8080"
+    public var maxBodyBytes = 65536
+    public var twilioAuthToken: String?
+    public var whatsappAppSecret: String?
+    public var whatsappVerifyToken: String?
+    /// When set, Kannel's callback URLs must carry `token=` with this value.
+    public var kannelToken: String?
+    /// Signs the addresses in List-Unsubscribe links, so nobody can unsubscribe someone else.
+    public var unsubscribeSecret: String?
+    /// Which leadd channel each provider's callbacks are about.
+    public var twilioChannel = "sms"
+    public var whatsappChannel = "whatsapp"
+    public var kannelChannel = "sms"
+    /// Opt-out words by language; an inbound message that is one of them (case, accents and
+    /// surrounding spaces aside) unsubscribes its sender.
+    public var optOutKeywords: [String: [String]] = [
+        "en": ["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"],
+        "pt": ["SAIR", "PARAR", "CANCELAR", "DESCADASTRAR", "PARE"],
+        "es": ["BAJA", "ALTO", "DETENER", "CANCELAR"],
+    ]
+
+    public init() {}
 }

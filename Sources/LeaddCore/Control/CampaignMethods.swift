@@ -183,7 +183,7 @@ extension ControlService {
         let suppressions = runtime.rules.suppressions
         let now = runtime.clock.nowMilliseconds()
         let rules = runtime.rules
-        let importer: LeadImporter
+        var importer: LeadImporter
         do {
             let templates = try rules.templates.value(for: campaign.id, now: now) { () throws(TemplateError) in
                 try LeadImporter.compile(campaign)
@@ -198,6 +198,7 @@ extension ControlService {
         } catch {
             throw .internalError("\(error)")
         }
+        importer.unsubscribeSecret = runtime.config.current.webhooks?.unsubscribeSecret
         var rejected: [LeadRejection] = []
         var prepared: [(row: Int, lead: PreparedLead)] = []
         var seen = Set<String>()

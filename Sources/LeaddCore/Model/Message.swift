@@ -11,6 +11,10 @@ public enum MessageState: Int, Sendable, CaseIterable, CustomStringConvertible {
     case cancelled = 5
     /// Held back with its campaign; queued again, at its due time, when the campaign resumes.
     case paused = 6
+    /// After `sent`, from the provider's receipts: on the handset, read, or given up on.
+    case delivered = 7
+    case read = 8
+    case undelivered = 9
 
     public var description: String {
         switch self {
@@ -21,6 +25,9 @@ public enum MessageState: Int, Sendable, CaseIterable, CustomStringConvertible {
         case .dead: "dead"
         case .cancelled: "cancelled"
         case .paused: "paused"
+        case .delivered: "delivered"
+        case .read: "read"
+        case .undelivered: "undelivered"
         }
     }
 }

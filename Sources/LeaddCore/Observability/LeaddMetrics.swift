@@ -82,6 +82,19 @@ public final class LeaddMetrics: Sendable {
         counter("leadd_breaker_transitions_total", [("channel", channel), ("to", state.description)]).increment()
     }
 
+    /// A provider callback: which provider and what became of it (accepted, refused, bad).
+    func recordWebhook(provider: String, result: String) {
+        counter("leadd_webhooks_total", [("provider", provider), ("result", result)]).increment()
+    }
+
+    func recordReceipt(channel: String, status: String) {
+        counter("leadd_receipts_total", [("channel", channel), ("status", status)]).increment()
+    }
+
+    func recordOptOut(channel: String) {
+        counter("leadd_optouts_total", [("channel", channel)]).increment()
+    }
+
     func recordReload(ok: Bool) {
         counter("leadd_config_reloads_total", [("result", ok ? "ok" : "refused")]).increment()
     }

@@ -141,6 +141,11 @@ enum Schema {
         ALTER TABLE leads ADD COLUMN lead_key TEXT;
         CREATE UNIQUE INDEX leads_by_key ON leads(campaign, lead_key);
         """,
+        // 4: receipts find a message by the provider's id; opt-outs find a lead's messages by address.
+        """
+        CREATE INDEX messages_by_provider_id ON messages(provider_id, channel) WHERE provider_id IS NOT NULL;
+        CREATE INDEX messages_by_recipient ON messages(recipient, tenant);
+        """,
     ]
 
     /// Marks the file as leadd's, so a foreign SQLite database is refused rather than altered.

@@ -1,4 +1,5 @@
 import Foundation
+import LeaddSecrets
 import PluginAPI
 
 /// A channel's `settings:` as a plugin reads them: typed getters that name the key in every
@@ -72,7 +73,11 @@ public struct PluginSettings {
     /// A secret named by reference (see `SecretReference`), read now.
     public mutating func secret(_ key: String) throws(PluginSetupError) -> String? {
         guard let value = take(key) else { return nil }
-        return try SecretReference(value, key: "\(path).\(key)").read()
+        do {
+            return try SecretReference(value, key: "\(path).\(key)").read()
+        } catch {
+            throw PluginSetupError(error.description)
+        }
     }
 
     public mutating func requiredSecret(_ key: String) throws(PluginSetupError) -> String {

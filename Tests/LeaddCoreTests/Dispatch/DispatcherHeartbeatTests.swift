@@ -64,4 +64,7 @@ extension StuckStore {
     func lead(id: Int64) async throws -> StoredLead? { nil }
     func removeSuppression(tenant: String, address: String) async throws -> Bool { false }
     func suppressions(tenant: String?, after: (String, String), limit: Int) async throws -> [Suppression] { [] }
+    func applyReceipt(_ receipt: Receipt) async throws -> ReceiptApplied? { nil }
+    func lastSender(to address: String, channel: String) async throws -> String? { nil }
+    func optOut(tenant: String, address: String, reason: String, now: Int64) async throws -> Int { 0 }
 }

@@ -1,0 +1,79 @@
+// What providers and leads tell leadd after a send, transport-free: WebhookServer turns HTTP
+// callbacks into these calls. Receipts move messages to delivered / read / undelivered; an
+// inbound opt-out word, or a one-click unsubscribe, suppresses the address for its tenant and
+// cancels what was still to be sent to it. Each is published as an event and counted.
+import Foundation
+import Logging
+
+public final class FeedbackService: Sendable {
+    let runtime: DaemonRuntime
+    let logger: Logger
+
+    public init(runtime: DaemonRuntime, logger: Logger) {
+        self.runtime = runtime
+        self.logger = logger
+    }
+
+    /// Applies a receipt; nil when it names no message leadd knows.
+    public func receipt(_ receipt: Receipt) async throws -> ReceiptApplied? {
+        guard let applied = try await runtime.store.applyReceipt(receipt) else { return nil }
+        runtime.metrics.recordReceipt(channel: applied.channel, status: receipt.status.rawValue)
+        _ = runtime.events.publish([
+            LeaddEvent(
+                type: "receipt", at: receipt.at, channel: applied.channel, tenant: applied.tenant,
+                messageID: applied.id,
+                detail: [receipt.status.rawValue, receipt.detail].compactMap { $0 }.joined(separator: ": "))
+        ])
+        return applied
+    }
+
+    /// Publishes an inbound message and, when it is an opt-out word, unsubscribes its sender from
+    /// the tenant that last wrote to it. Returns the opt-out, if there was one.
+    public func inbound(_ message: InboundMessage) async throws -> OptOutApplied? {
+        let address = normalized(message.from, channel: message.channel)
+        let tenant = try await runtime.store.lastSender(to: address, channel: message.channel)
+        _ = runtime.events.publish([
+            LeaddEvent(
+                type: "inbound", at: message.at, channel: message.channel, tenant: tenant,
+                detail: "from \(address): \(message.text.prefix(500))")
+        ])
+        let keywords = OptOutKeywords(runtime.config.current.webhooks?.optOutKeywords ?? WebhookConfig().optOutKeywords)
+        guard keywords.matches(message.text), let tenant else { return nil }
+        return try await optOut(
+            tenant: tenant, address: address, channel: message.channel, at: message.at,
+            reason: "opted out by replying '\(message.text.prefix(40))'")
+    }
+
+    /// A one-click unsubscribe (RFC 8058) for the address its token names.
+    public func unsubscribe(token: String) async throws -> OptOutApplied? {
+        guard let secret = runtime.config.current.webhooks?.unsubscribeSecret,
+            let (tenant, address) = UnsubscribeToken.read(token, secret: secret)
+        else { return nil }
+        return try await optOut(
+            tenant: tenant, address: address, channel: "email", at: runtime.clock.nowMilliseconds(),
+            reason: "unsubscribed with the one-click link")
+    }
+
+    private func optOut(tenant: String, address: String, channel: String, at: Int64, reason: String) async throws
+        -> OptOutApplied
+    {
+        let cancelled = try await runtime.store.optOut(tenant: tenant, address: address, reason: reason, now: at)
+        runtime.rules.suppressions.add(tenant: tenant, address: address)
+        runtime.metrics.recordOptOut(channel: channel)
+        _ = runtime.events.publish([
+            LeaddEvent(
+                type: "opt-out", at: at, channel: channel, tenant: tenant,
+                detail: "\(address): \(reason); \(cancelled) unsent messages cancelled")
+        ])
+        logger.info(
+            "opt-out: \(address) for tenant \(tenant) (\(reason)); \(cancelled) unsent messages cancelled")
+        return OptOutApplied(tenant: tenant, address: address, cancelled: cancelled)
+    }
+
+    /// The form leads' addresses are stored in: E.164 for numbers (WhatsApp sends digits only).
+    func normalized(_ address: String, channel: String) -> String {
+        if address.contains("@") { return LeadAddress.email(address) ?? address.lowercased() }
+        let digits = address.filter(\.isNumber)
+        return digits.isEmpty ? address : "+" + digits
+    }
+}
