@@ -18,6 +18,7 @@ public final class FeedbackService: Sendable {
     public func receipt(_ receipt: Receipt) async throws -> ReceiptApplied? {
         guard let applied = try await runtime.store.applyReceipt(receipt) else { return nil }
         runtime.metrics.recordReceipt(channel: applied.channel, status: receipt.status.rawValue)
+        if applied.state == .undelivered, applied.campaign != nil { try await fallBack(applied.id, at: receipt.at) }
         _ = runtime.events.publish([
             LeaddEvent(
                 type: "receipt", at: receipt.at, channel: applied.channel, tenant: applied.tenant,
@@ -25,6 +26,18 @@ public final class FeedbackService: Sendable {
                 detail: [receipt.status.rawValue, receipt.detail].compactMap { $0 }.joined(separator: ": "))
         ])
         return applied
+    }
+
+    /// A campaign message the provider could not deliver goes once to its step's fallback channel,
+    /// as a permanent failure would (the fallback's key makes a repeated receipt store nothing).
+    private func fallBack(_ id: Int64, at now: Int64) async throws {
+        guard let message = try await runtime.store.message(id: id) else { return }
+        let runtime = self.runtime
+        let fallback = Fallback(rules: runtime.rules, store: runtime.store) { runtime.addressKind(channel: $0) }
+        let made = await fallback.messages(for: [message.claimed], now: now)
+        guard !made.isEmpty else { return }
+        _ = try await runtime.store.enqueue(Array(made.values), now: now)
+        for m in made.values { logger.notice("undelivered message \(id) falls back to channel \(m.channel)") }
     }
 
     /// Publishes an inbound message and, when it is an opt-out word, unsubscribes its sender from

@@ -113,7 +113,16 @@ public struct StoredMessage: Sendable, Equatable {
     public var timeZone: String? = nil
     public var campaign: String? = nil
     public var step: Int? = nil
+    public var leadID: Int64? = nil
     public var attempts: [AttemptRecord]
+
+    /// The message as the dispatcher would have claimed it (for a fallback made after the fact).
+    var claimed: ClaimedMessage {
+        ClaimedMessage(
+            id: id, tenant: tenant, channel: channel, to: to, contentJSON: contentJSON, idempotencyKey: idempotencyKey,
+            dueAt: dueAt, attemptCount: attemptCount, createdAt: createdAt, priority: priority, timeZone: timeZone,
+            campaign: campaign, leadID: leadID, step: step)
+    }
 }
 
 /// A message taken from the queue for sending.

@@ -388,7 +388,7 @@ public final class SQLiteQueueStore: QueueStore {
             let s = try db.statement(
                 """
                 SELECT tenant, channel, recipient, content, priority, idempotency_key, state, due_at, created_at,
-                       sent_at, provider_id, attempts, last_error, timezone, campaign, step
+                       sent_at, provider_id, attempts, last_error, timezone, campaign, step, lead_id
                 FROM messages WHERE id = ?
                 """)
             s.bind(1, id)
@@ -401,7 +401,7 @@ public final class SQLiteQueueStore: QueueStore {
                 state: MessageState(rawValue: Int(s.int64(6))) ?? .scheduled, dueAt: s.int64(7), createdAt: s.int64(8),
                 sentAt: s.int64OrNil(9), providerID: s.stringOrNil(10), attemptCount: Int(s.int64(11)),
                 lastError: s.stringOrNil(12), timeZone: s.stringOrNil(13), campaign: s.stringOrNil(14),
-                step: s.int64OrNil(15).map { Int($0) }, attempts: [])
+                step: s.int64OrNil(15).map { Int($0) }, leadID: s.int64OrNil(16), attempts: [])
             let h = try db.statement("SELECT at, outcome, detail FROM attempts WHERE message_id = ? ORDER BY seq")
             h.bind(1, id)
             defer { h.reset() }

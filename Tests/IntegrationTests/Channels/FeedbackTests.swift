@@ -202,6 +202,46 @@ extension Integration {
             #expect(try message(daemon, pending)["state"] == "cancelled")
         }
 
+        @Test func anUndeliveredReportFallsBackOnce() throws {
+            let port = try freePort()
+            let daemon = try DaemonProcess(
+                channels: """
+                          sms:
+                            plugin: TestChannel
+                          backup:
+                            plugin: TestChannel
+                            settings:
+                              file: "@SENT@"
+                    """)
+            try Self.writeSecrets(daemon.directory)
+            try daemon.writeConfig(
+                try String(contentsOfFile: daemon.configPath, encoding: .utf8) + "\n"
+                    + Self.webhooks(port, daemon.directory))
+            try daemon.start()
+            _ = try daemon.call(
+                "campaign.create",
+                try JSONValue.parse(
+                    #"{"tenant":"acme","id":"fb","name":"FB","steps":[{"channel":"sms","template":{"text":"Oi"},"fallback":"backup"}]}"#
+                ).objectValue ?? JSONObject())
+            _ = try daemon.call(
+                "lead.import",
+                try JSONValue.parse(#"{"campaign":"fb","leads":[{"id":"ana","phone":"+5511987654321"}]}"#).objectValue
+                    ?? JSONObject())
+            let lead = try daemon.call("lead.get", JSONObject(["campaign": "fb", "key": "ana"]))
+            let id = try #require(lead["messages"]?.arrayValue?.first?["id"]?.stringValue)
+            #expect(try daemon.eventually { try message(daemon, id)["state"] == "sent" })
+            for _ in 0..<2 {
+                #expect(
+                    try Self.http("GET", port: port, path: "/kannel/dlr?id=\(id)&status=2&token=kannel-cb").status
+                        == 200)
+            }
+            #expect(try message(daemon, id)["state"] == "undelivered")
+            #expect(daemon.eventually { daemon.sentRecords.count == 1 })
+            usleep(300_000)
+            #expect(daemon.sentRecords.count == 1)
+            #expect(daemon.sentRecords.first?["key"] == "campaign:fb:lead:ana:step:1:fallback")
+        }
+
         @Test func oneClickUnsubscribe() throws {
             let port = try freePort()
             let daemon = try DaemonProcess(
