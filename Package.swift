@@ -67,10 +67,15 @@ let package = Package(
             name: "CLeaddPlugin",
             path: "Sources/PluginAPI/CABI"
         ),
+        // A lock the sanitizers understand, shared by the daemon and the plugins.
+        .target(
+            name: "LeaddSync",
+            swiftSettings: strict
+        ),
         // Swift side of the ABI, compiled into the daemon and into each Swift plugin.
         .target(
             name: "PluginAPI",
-            dependencies: ["CLeaddPlugin"],
+            dependencies: ["CLeaddPlugin", "LeaddSync"],
             path: "Sources/PluginAPI/Swift",
             swiftSettings: strict
         ),
@@ -88,6 +93,7 @@ let package = Package(
                 "LeaddProtocol",
                 "PluginAPI",
                 "LeaddSecrets",
+                "LeaddSync",
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -111,6 +117,7 @@ let package = Package(
             name: "leadd",
             dependencies: [
                 "LeaddCore",
+                "LeaddSync",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -138,7 +145,7 @@ let package = Package(
         ),
         .target(
             name: "TestChannel",
-            dependencies: ["PluginAPI"],
+            dependencies: ["PluginAPI", "LeaddSync"],
             path: "Plugins/TestChannel",
             swiftSettings: strict
         ),
@@ -150,7 +157,7 @@ let package = Package(
         // What the channel plugins share: the transfer engine, settings and secrets, content.
         .target(
             name: "PluginKit",
-            dependencies: ["CCurl", "PluginAPI", "LeaddSecrets"],
+            dependencies: ["CCurl", "PluginAPI", "LeaddSecrets", "LeaddSync"],
             swiftSettings: strict
         ),
         .target(

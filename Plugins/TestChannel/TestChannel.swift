@@ -10,6 +10,7 @@
 //   fail_while: "path"    every message gets a transient failure while that file exists
 //   delay_ms: N           complete each batch N ms later, from another thread
 import Foundation
+import LeaddSync
 import PluginAPI
 import Synchronization
 
@@ -31,7 +32,7 @@ final class TestChannel: ChannelPlugin {
 
     private let settings: Settings
     private let host: PluginHost
-    private let output: Mutex<UnsafeMutablePointer<FILE>?>
+    private let output: Locked<UnsafeMutablePointer<FILE>?>
     private let counter = Atomic<Int>(0)
 
     init(settingsJSON: String, host: PluginHost) throws {
@@ -59,7 +60,7 @@ final class TestChannel: ChannelPlugin {
         }
         self.settings = settings
         self.host = host
-        self.output = Mutex(handle)
+        self.output = Locked(handle)
     }
 
     func send(_ messages: [PluginMessage]) {

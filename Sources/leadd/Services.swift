@@ -4,9 +4,9 @@
 // signal handler, which until then turns a second SIGTERM into an immediate exit.
 import Foundation
 import LeaddCore
+import LeaddSync
 import Logging
 import ServiceLifecycle
-import Synchronization
 import UnixSignals
 
 struct DispatchService: Service {
@@ -50,7 +50,7 @@ struct SystemdService: Service {
 
 /// Lets the signal handler start the group's graceful shutdown once the group exists.
 final class ShutdownTrigger: Sendable {
-    private let group = Mutex<ServiceGroup?>(nil)
+    private let group = Locked<ServiceGroup?>(nil)
 
     func set(_ group: ServiceGroup) { self.group.withLock { $0 = group } }
 

@@ -1,10 +1,11 @@
+import LeaddSync
+
 // Every campaign that is not cancelled, mirrored in memory: the send path needs a campaign's
 // state, rate, window and fallback for each message, and lead import its steps. Changed by the
 // same writes that change the store.
-import Synchronization
 
 public final class CampaignDirectory: Sendable {
-    private let campaigns = Mutex<[String: Campaign]>([:])
+    private let campaigns = Locked<[String: Campaign]>([:])
 
     public init() {}
 

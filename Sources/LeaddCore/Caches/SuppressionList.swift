@@ -1,9 +1,10 @@
+import LeaddSync
+
 // Every suppressed (tenant, address), mirrored in memory for the checks at import and at send
 // time; changed by the same writes that change the store.
-import Synchronization
 
 public final class SuppressionList: Sendable {
-    private let entries = Mutex<Set<String>>([])
+    private let entries = Locked<Set<String>>([])
 
     public init() {}
 

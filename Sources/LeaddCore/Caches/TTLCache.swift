@@ -1,7 +1,8 @@
+import LeaddSync
+
 // Values derived from something slower to compute (a phone number read against its numbering
 // plan, a campaign's compiled templates), kept for `ttl` and at most `capacity` entries, with hit
 // and miss counts for status. Writes that change the source call `remove` or `removeAll`.
-import Synchronization
 
 public final class TTLCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     private struct State {
@@ -10,7 +11,7 @@ public final class TTLCache<Key: Hashable & Sendable, Value: Sendable>: Sendable
         var misses = 0
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
     public let ttl: Int64
     public let capacity: Int
 

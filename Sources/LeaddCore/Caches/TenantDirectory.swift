@@ -3,7 +3,7 @@
 // tenant is held to is its stored fields over the config's override and defaults; that
 // resolution is remembered per tenant until the tenant or the config changes.
 import Foundation
-import Synchronization
+import LeaddSync
 
 public final class TenantDirectory: Sendable {
     private struct State {
@@ -14,7 +14,7 @@ public final class TenantDirectory: Sendable {
         var misses = 0
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     public init() {}
 

@@ -1,8 +1,9 @@
+import LeaddSync
 // The live configuration, swapped whole on reload. Readers take a snapshot per use.
 import Synchronization
 
 public final class ConfigHolder: Sendable {
-    private let value: Mutex<LeaddConfig>
+    private let value: Locked<LeaddConfig>
     public let path: String
     private let reloads = Atomic<Int>(0)
 
@@ -10,7 +11,7 @@ public final class ConfigHolder: Sendable {
     public var generation: Int { reloads.load(ordering: .acquiring) }
 
     public init(_ config: LeaddConfig, path: String) {
-        self.value = Mutex(config)
+        self.value = Locked(config)
         self.path = path
     }
 

@@ -5,6 +5,7 @@
 // `window` requests at once; past that it stops reading, which pushes back on the client.
 import Foundation
 import LeaddProtocol
+import LeaddSync
 import Logging
 import NIOCore
 import NIOPosix
@@ -203,7 +204,7 @@ extension ControlServer {
 /// One socket connection as the methods see it: where an event subscription attaches.
 public final class ControlConnection: Sendable {
     private let bus: EventBus
-    private let current = Mutex<EventBus.Subscription?>(nil)
+    private let current = Locked<EventBus.Subscription?>(nil)
     let subscriptions: AsyncStream<EventBus.Subscription>
     private let subscriptionSink: AsyncStream<EventBus.Subscription>.Continuation
 
@@ -245,7 +246,7 @@ final class ResponseSequencer: Sendable {
         var ready: [Int: String?] = [:]
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
     private let sink: AsyncStream<String?>.Continuation
 
     init(sink: AsyncStream<String?>.Continuation) { self.sink = sink }

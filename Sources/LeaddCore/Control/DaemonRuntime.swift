@@ -1,8 +1,8 @@
+import LeaddSync
 // Everything the running daemon is made of, built once at start: the live config, the store,
 // and each channel with its plugin and dispatcher (or the reason it failed to load).
 import Logging
 import PluginAPI
-import Synchronization
 
 public final class ChannelRuntime: Sendable {
     public enum State: Sendable {
@@ -166,7 +166,7 @@ public final class DaemonRuntime: Sendable {
 
 /// Each loaded channel's plugin kind, filled as plugins load and read by fallbacks.
 final class PluginKinds: Sendable {
-    private let kinds = Mutex<[String: String]>([:])
+    private let kinds = Locked<[String: String]>([:])
 
     func set(_ channel: String, _ kind: String) { kinds.withLock { $0[channel] = kind } }
 

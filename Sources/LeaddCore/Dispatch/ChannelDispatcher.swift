@@ -9,6 +9,7 @@
 // turn, so a reload applies without a restart. On shutdown it stops claiming and waits for the
 // batches in flight.
 import Foundation
+import LeaddSync
 import Logging
 import PluginAPI
 import Synchronization
@@ -24,11 +25,11 @@ public final class ChannelDispatcher: Sendable {
     private let events: EventBus
     public let waker = Waker()
     private let inFlight = Atomic<Int>(0)
-    private let breaker: Mutex<CircuitBreaker>
+    private let breaker: Locked<CircuitBreaker>
     /// The channel's rate limit; rebuilt when a reload changes the rate.
-    private let bucket = Mutex<TokenBucket?>(nil)
+    private let bucket = Locked<TokenBucket?>(nil)
     private let lastBeat = Atomic<Int64>(ChannelDispatcher.monotonicMilliseconds())
-    private let horizon: Mutex<HorizonQueue>
+    private let horizon: Locked<HorizonQueue>
     private let rules: SendRules
     /// Which lead address a channel sends to, for fallbacks to another channel; set by the runtime.
     private let addressKind: (@Sendable (String) -> AddressKind)?
@@ -45,9 +46,9 @@ public final class ChannelDispatcher: Sendable {
         self.name = name
         self.rules = rules
         self.addressKind = addressKind
-        self.horizon = Mutex(
+        self.horizon = Locked(
             HorizonQueue(channel: name, settings: .init(channel: config.current.channel(named: name))))
-        self.breaker = Mutex(
+        self.breaker = Locked(
             CircuitBreaker(
                 config: config.current.channel(named: name)?.breaker ?? BreakerConfig(), now: clock.nowMilliseconds()))
         self.metrics = metrics

@@ -3,6 +3,7 @@
 // slow subscriber never slows dispatch. Publishing with no subscriber costs one atomic load.
 import Foundation
 import LeaddProtocol
+import LeaddSync
 import Synchronization
 
 public struct LeaddEvent: Sendable, Equatable {
@@ -74,7 +75,7 @@ public final class EventBus: Sendable {
         public func takeDropped() -> Int { dropped.exchange(0, ordering: .relaxed) }
     }
 
-    private let subscribers = Mutex<[UInt64: Subscription]>([:])
+    private let subscribers = Locked<[UInt64: Subscription]>([:])
     private let count = Atomic<Int>(0)
     private let nextID = Atomic<UInt64>(1)
     private let droppedTotal = Atomic<Int>(0)

@@ -3,15 +3,15 @@
 // `metrics` method and the optional loopback HTTP endpoint.
 import CoreMetrics
 import Foundation
+import LeaddSync
 import Prometheus
-import Synchronization
 
 public final class LeaddMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     private let factory: PrometheusMetricsFactory
-    private let counters = Mutex<[String: CoreMetrics.Counter]>([:])
-    private let gauges = Mutex<[String: CoreMetrics.Gauge]>([:])
-    private let timers = Mutex<[String: CoreMetrics.Timer]>([:])
+    private let counters = Locked<[String: CoreMetrics.Counter]>([:])
+    private let gauges = Locked<[String: CoreMetrics.Gauge]>([:])
+    private let timers = Locked<[String: CoreMetrics.Timer]>([:])
 
     static let sendDuration = "leadd_send_duration_seconds"
     static let lateness = "leadd_send_lateness_seconds"
@@ -33,7 +33,7 @@ public final class LeaddMetrics: Sendable {
     }
 
     /// Each metric is made once and reused: making one looks it up in the registry under a lock.
-    private func cached<M>(_ cache: borrowing Mutex<[String: M]>, _ key: String, _ make: () -> M) -> M {
+    private func cached<M>(_ cache: Locked<[String: M]>, _ key: String, _ make: () -> M) -> M {
         cache.withLock { cache in
             if let m = cache[key] { return m }
             let m = make()

@@ -1,6 +1,7 @@
+import LeaddSync
+
 // Lets a sleeping loop be woken early: `wait(upTo:)` returns when `wake()` is called or the
 // time is up, whichever is first. Wakes that arrive while nobody waits are kept (once).
-import Synchronization
 
 public final class Waker: Sendable {
     private struct State {
@@ -8,7 +9,7 @@ public final class Waker: Sendable {
         var waiter: CheckedContinuation<Void, Never>?
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     public init() {}
 

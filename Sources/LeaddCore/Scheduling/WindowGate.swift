@@ -3,7 +3,7 @@
 // minute (windows are whole minutes), a closed one until it opens. A reload that changes the
 // window is seen at the next question, since the remembered answer carries the window it used.
 import Foundation
-import Synchronization
+import LeaddSync
 
 public final class WindowGate: Sendable {
     private struct Answer {
@@ -14,7 +14,7 @@ public final class WindowGate: Sendable {
         var until: Int64
     }
 
-    private let answers = Mutex<[String: Answer]>([:])
+    private let answers = Locked<[String: Answer]>([:])
 
     public init() {}
 

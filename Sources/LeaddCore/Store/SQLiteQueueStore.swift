@@ -10,7 +10,7 @@
 // outcomes move it on. After a crash, `recoverInflight` puts in-flight messages back in the
 // queue at their original due time: only those may be sent twice.
 import Foundation
-import Synchronization
+import LeaddSync
 
 public final class SQLiteQueueStore: QueueStore {
     public let path: String
@@ -540,9 +540,9 @@ public final class SQLiteQueueStore: QueueStore {
 
 /// Message counts by channel and state, mirrored in memory after each commit.
 final class CountsCache: Sendable {
-    let value: Mutex<[CommitEffects.Key: Int64]>
+    let value: Locked<[CommitEffects.Key: Int64]>
 
-    init(_ initial: [CommitEffects.Key: Int64]) { value = Mutex(initial) }
+    init(_ initial: [CommitEffects.Key: Int64]) { value = Locked(initial) }
 
     func apply(_ deltas: CommitEffects) {
         value.withLock { counts in
@@ -553,7 +553,7 @@ final class CountsCache: Sendable {
 
 /// Who hears of rows entering the queue (the channel schedulers).
 final class QueueObservers: Sendable {
-    private let observers = Mutex<[@Sendable ([QueuedRow]) -> Void]>([])
+    private let observers = Locked<[@Sendable ([QueuedRow]) -> Void]>([])
 
     func add(_ observer: @escaping @Sendable ([QueuedRow]) -> Void) { observers.withLock { $0.append(observer) } }
 

@@ -1,15 +1,15 @@
 // Keeps systemd's STATUS= line current ("queued 1200 (due 40), in flight 100, sent/min 5400")
 // and pings the watchdog while every dispatch loop is alive.
 import Foundation
+import LeaddSync
 import Logging
-import Synchronization
 
 public final class StatusReporter: Sendable {
     private let runtime: DaemonRuntime
     private let notifier: SystemdNotifier
     private let logger: Logger
     /// (monotonic ms, sent total) samples of the last minute, for the sent/min figure.
-    private let samples = Mutex<[(Int64, Int64)]>([])
+    private let samples = Locked<[(Int64, Int64)]>([])
 
     public init(runtime: DaemonRuntime, notifier: SystemdNotifier, logger: Logger) {
         self.runtime = runtime

@@ -1,10 +1,11 @@
+import LeaddSync
+
 // Token buckets by key: one per tenant (`tenants.*.rate`, shared by every channel, so a tenant
 // allowed 1000/min sends at most that many a minute whichever channels they go out on), or one
 // per campaign. Buckets are made on first use and rebuilt when a reload changes the rate.
-import Synchronization
 
 public final class RateBuckets: Sendable {
-    private let buckets = Mutex<[String: TokenBucket]>([:])
+    private let buckets = Locked<[String: TokenBucket]>([:])
 
     public init() {}
 

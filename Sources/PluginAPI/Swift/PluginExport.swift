@@ -1,5 +1,5 @@
 internal import CLeaddPlugin
-import Synchronization
+import LeaddSync
 
 #if canImport(Glibc)
     import Glibc
@@ -116,7 +116,7 @@ private final class InstanceBox {
 private final class TableCache: Sendable {
     static let shared = TableCache()
     // Addresses as integers: the tables are immutable once made and live for the process.
-    private let tables = Mutex<[String: UInt]>([:])
+    private let tables = Locked<[String: UInt]>([:])
 
     func table(key: String, make: () -> UnsafeRawPointer) -> UnsafeRawPointer {
         let address = tables.withLock { tables in

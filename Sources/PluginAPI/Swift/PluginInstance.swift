@@ -1,4 +1,5 @@
 internal import CLeaddPlugin
+import LeaddSync
 import Synchronization
 
 #if canImport(Glibc)
@@ -197,7 +198,7 @@ final class CompletionBridge: Sendable {
         var pending: [UInt64: Pending] = [:]
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
     private static let indexBits: UInt64 = 24
 
     init(services: PluginHostServices) { self.services = services }

@@ -1,5 +1,5 @@
+import LeaddSync
 import PluginAPI
-import Synchronization
 
 /// Drives one channel: turns each message into its provider's request, runs them on a
 /// `TransferEngine`, reports each classified result to the host, and keeps the channel's health.
@@ -7,7 +7,7 @@ public final class TransferChannel: Sendable {
     private let engine: TransferEngine
     private let provider: any TransferProvider
     private let host: PluginHost
-    private let problem = Mutex<String?>(nil)
+    private let problem = Locked<String?>(nil)
 
     public init(provider: any TransferProvider, transport: TransportSettings, host: PluginHost, name: String) {
         self.provider = provider

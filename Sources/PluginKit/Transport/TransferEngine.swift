@@ -8,7 +8,7 @@
 // engine's own thread, which alone touches the curl handles.
 internal import CCurl
 import Foundation
-import Synchronization
+import LeaddSync
 
 public final class TransferEngine: @unchecked Sendable {
     public typealias Completion = @Sendable (TransferResponse) -> Void
@@ -20,7 +20,7 @@ public final class TransferEngine: @unchecked Sendable {
 
     private let settings: TransportSettings
     private let multi: UnsafeMutableRawPointer
-    private let inbox = Mutex(Inbox())
+    private let inbox = Locked(Inbox())
     private let stopped = DispatchSemaphore(value: 0)
     // Engine-thread state.
     private var waiting: [(TransferRequest, Completion)] = []
