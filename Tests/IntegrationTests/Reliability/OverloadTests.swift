@@ -53,7 +53,10 @@ extension Integration {
             // Flat: after the first seconds, memory grows by far less than the backlog would need.
             let settled = rss[min(4, rss.count - 1)]
             let growthMiB = Double((rss.max() ?? 0) - settled) / 1024
-            #expect(growthMiB < 48, "RSS grew \(growthMiB) MiB while the backlog grew to \(offered) messages: \(rss)")
+            // Sanitizers keep freed memory in quarantine on purpose: memory is measured without them.
+            if ProcessInfo.processInfo.environment["LEADD_SANITIZER"] == nil {
+                #expect(growthMiB < 48, "RSS grew \(growthMiB) MiB while the backlog grew to \(offered) messages: \(rss)")
+            }
             #expect(slowest < 1.0, "a status call took \(slowest) s")
             print(
                 "overload: \(offered) offered in \(seconds) s, backlog \(total?["scheduled"]?.int64Value ?? 0), "
