@@ -68,17 +68,23 @@ extension SQLiteQueueStore {
 
     /// Adds an address to a tenant's suppression list; false when it was there already.
     public func addSuppression(tenant: String, address: String, reason: String?, now: Int64) async throws -> Bool {
-        try await writer.submit { db, _ in
-            let s = try db.statement(
-                "INSERT INTO suppressions(tenant, address, reason, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"
-            )
-            s.bind(1, tenant)
-            s.bind(2, address)
-            s.bind(3, reason)
-            s.bind(4, now)
-            try s.run()
-            return db.changes == 1
-        }
+        try await writer.submit { db, _ in try Self.insertSuppression(db, tenant, address, reason, now) }
+    }
+
+    /// Adds `address` to `tenant`'s list; false when it was there already.
+    static func insertSuppression(
+        _ db: SQLiteConnection, _ tenant: String, _ address: String, _ reason: String?, _ now: Int64
+    )
+        throws -> Bool
+    {
+        let s = try db.statement(
+            "INSERT INTO suppressions(tenant, address, reason, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING")
+        s.bind(1, tenant)
+        s.bind(2, address)
+        s.bind(3, reason)
+        s.bind(4, now)
+        try s.run()
+        return db.changes == 1
     }
 
     public func removeSuppression(tenant: String, address: String) async throws -> Bool {

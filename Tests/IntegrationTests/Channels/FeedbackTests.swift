@@ -44,6 +44,20 @@ extension Integration {
             """
         }
 
+        /// leadd with `channels` and the webhook listener on a free port, its secrets written.
+        static func daemonWithWebhooks(port: Int? = nil, channels: String, name: String = #function) throws -> (
+            DaemonProcess, Int
+        ) {
+            let port = try port ?? freePort()
+            let daemon = try DaemonProcess(channels: channels, name: name)
+            try writeSecrets(daemon.directory)
+            try daemon.writeConfig(
+                try String(contentsOfFile: daemon.configPath, encoding: .utf8) + "\n" + webhooks(port, daemon.directory)
+            )
+            try daemon.start()
+            return (daemon, port)
+        }
+
         static func writeSecrets(_ directory: String) throws {
             for (name, value) in [
                 ("twilio-token", "tw-auth-token"), ("app-secret", "meta-app-secret"), ("verify-token", "verify-me"),
@@ -60,17 +74,13 @@ extension Integration {
         @Test func kannelReportsAndAnInboundSAIR() throws {
             let kannel = try KannelChannelTests.kannel()
             let port = try freePort()
-            let daemon = try DaemonProcess(
+            let (daemon, _) = try Self.daemonWithWebhooks(
+                port: port,
                 channels: ChannelsThroughLeaddTests.kannelChannel(kannel, passwordFile: "password") + """
 
                           dlr_mask: 3
                           dlr_url: "http://127.0.0.1:\(port)/kannel/dlr?id={id}&status=%d&token=kannel-cb"
                     """)
-            try Self.writeSecrets(daemon.directory)
-            try daemon.writeConfig(
-                try String(contentsOfFile: daemon.configPath, encoding: .utf8) + "\n"
-                    + Self.webhooks(port, daemon.directory))
-            try daemon.start()
             let first = try #require(try daemon.call("message.send", sendParams(key: "now"))["id"]?.stringValue)
             let later = try #require(
                 try daemon.call("message.send", sendParams(key: "later", sendAt: "2031-01-01T00:00:00Z"))["id"]?
@@ -96,8 +106,7 @@ extension Integration {
 
         @Test func signedTwilioCallbacksAreBelievedForgedOnesRefused() throws {
             let mock = try TwilioChannelTests().mock()
-            let port = try freePort()
-            let daemon = try DaemonProcess(
+            let (daemon, port) = try Self.daemonWithWebhooks(
                 channels: """
                           sms:
                             plugin: SMS
@@ -108,11 +117,6 @@ extension Integration {
                               auth_token: {file: \(mock.directory)/token}
                               from: "+15005550006"
                     """)
-            try Self.writeSecrets(daemon.directory)
-            try daemon.writeConfig(
-                try String(contentsOfFile: daemon.configPath, encoding: .utf8) + "\n"
-                    + Self.webhooks(port, daemon.directory))
-            try daemon.start()
             let id = try #require(try daemon.call("message.send", sendParams(key: "tw"))["id"]?.stringValue)
             #expect(try daemon.eventually { try message(daemon, id)["provider_id"]?.stringValue != nil })
             let sid = try #require(try message(daemon, id)["provider_id"]?.stringValue)
@@ -144,8 +148,7 @@ extension Integration {
 
         @Test func whatsappHandshakeStatusesAndAnInboundPARAR() throws {
             let fake = try OutageTests.fake()
-            let port = try freePort()
-            let daemon = try DaemonProcess(
+            let (daemon, port) = try Self.daemonWithWebhooks(
                 channels: """
                           whatsapp:
                             plugin: WhatsApp
@@ -154,11 +157,6 @@ extension Integration {
                               phone_number_id: "\(OutageTests.phoneNumberID)"
                               access_token: {file: \(fake.directory)/token}
                     """)
-            try Self.writeSecrets(daemon.directory)
-            try daemon.writeConfig(
-                try String(contentsOfFile: daemon.configPath, encoding: .utf8) + "\n"
-                    + Self.webhooks(port, daemon.directory))
-            try daemon.start()
             // Meta's verification handshake.
             let verify = "/whatsapp?hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token="
             #expect(try Self.http("GET", port: port, path: verify + "verify-me").body == "1158201444")
@@ -203,8 +201,7 @@ extension Integration {
         }
 
         @Test func anUndeliveredReportFallsBackOnce() throws {
-            let port = try freePort()
-            let daemon = try DaemonProcess(
+            let (daemon, port) = try Self.daemonWithWebhooks(
                 channels: """
                           sms:
                             plugin: TestChannel
@@ -213,11 +210,6 @@ extension Integration {
                             settings:
                               file: "@SENT@"
                     """)
-            try Self.writeSecrets(daemon.directory)
-            try daemon.writeConfig(
-                try String(contentsOfFile: daemon.configPath, encoding: .utf8) + "\n"
-                    + Self.webhooks(port, daemon.directory))
-            try daemon.start()
             _ = try daemon.call(
                 "campaign.create",
                 try JSONValue.parse(
@@ -243,8 +235,7 @@ extension Integration {
         }
 
         @Test func oneClickUnsubscribe() throws {
-            let port = try freePort()
-            let daemon = try DaemonProcess(
+            let (daemon, port) = try Self.daemonWithWebhooks(
                 channels: """
                           sms:
                             plugin: TestChannel
@@ -254,11 +245,6 @@ extension Integration {
                             plugin: TestChannel
                             address: email
                     """)
-            try Self.writeSecrets(daemon.directory)
-            try daemon.writeConfig(
-                try String(contentsOfFile: daemon.configPath, encoding: .utf8) + "\n"
-                    + Self.webhooks(port, daemon.directory))
-            try daemon.start()
             _ = try daemon.call(
                 "campaign.create",
                 try JSONValue.parse(

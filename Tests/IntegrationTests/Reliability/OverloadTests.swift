@@ -55,7 +55,8 @@ extension Integration {
             let growthMiB = Double((rss.max() ?? 0) - settled) / 1024
             // Sanitizers keep freed memory in quarantine on purpose: memory is measured without them.
             if ProcessInfo.processInfo.environment["LEADD_SANITIZER"] == nil {
-                #expect(growthMiB < 48, "RSS grew \(growthMiB) MiB while the backlog grew to \(offered) messages: \(rss)")
+                #expect(
+                    growthMiB < 48, "RSS grew \(growthMiB) MiB while the backlog grew to \(offered) messages: \(rss)")
             }
             #expect(slowest < 1.0, "a status call took \(slowest) s")
             print(
