@@ -61,7 +61,14 @@ public final class ControlClient {
     public func call(_ method: String, _ params: JSONObject = JSONObject()) throws(ClientError) -> JSONValue {
         let id = nextID
         nextID += 1
-        try writeLine(Self.request(method, params, id: id).serialized)
+        do {
+            try writeLine(Self.request(method, params, id: id).serialized)
+        } catch {
+            // A daemon that refuses the connection writes why and closes it, perhaps before the
+            // request arrived: its answer is still there to read.
+            if let answer = try? readResponse() { return try Self.result(of: answer) }
+            throw error
+        }
         return try Self.result(of: try readResponse())
     }
 
@@ -88,7 +95,8 @@ public final class ControlClient {
         bytes.append(UInt8(ascii: "\n"))
         var offset = 0
         while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            // MSG_NOSIGNAL: a closed connection is an error to report, not a SIGPIPE that kills the caller.
+            let n = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw .unreachable("write: \(String(cString: strerror(errno)))")

@@ -11,7 +11,7 @@ struct Leaddctl: ParsableCommand {
         subcommands: [
             Status.self, Send.self, Get.self, Stats.self, Channels.self, Reload.self, Metrics.self, Tail.self,
             Breakers.self, BreakerReset.self, DeadLetters.self, Tenants.self, Campaigns.self, Import.self,
-            Suppressions.self,
+            Suppressions.self, Senders.self,
         ])
 }
 

@@ -19,6 +19,8 @@ struct Tenants: ParsableCommand {
         @Option(help: "Rate limit, like 1000/min.") var rate: String?
         @Option(help: "Burst allowed after a quiet spell.") var burst: Int?
         @Option(help: "Share of busy channels relative to other tenants.") var weight: Int?
+        @Option(name: .customLong("sender"), help: "A sender its messages go out through (repeat for several).")
+        var senders: [String] = []
 
         func run() throws {
             var p = JSONObject(["id": .string(id)])
@@ -29,6 +31,7 @@ struct Tenants: ParsableCommand {
             p["rate"] = rate.map { .string($0) }
             p["burst"] = burst.map { .integer(Int64($0)) }
             p["weight"] = weight.map { .integer(Int64($0)) }
+            if !senders.isEmpty { p["senders"] = .array(senders.map { .string($0) }) }
             try options.call("tenant.put", p) { print("tenant \(text($0["id"])) stored") }
         }
     }
@@ -41,7 +44,7 @@ struct Tenants: ParsableCommand {
         func run() throws {
             try options.call("tenant.get", JSONObject(["id": .string(id)])) { t in
                 let e = t["effective"]
-                for field in ["name", "country", "timezone", "schedule", "rate", "burst", "weight"] {
+                for field in ["name", "country", "timezone", "schedule", "rate", "burst", "weight", "senders"] {
                     let stored = t[field].map(text) ?? "-"
                     print(
                         "\(field.padding(toLength: 10, withPad: " ", startingAt: 0)) \(stored)  (in effect: \(text(e?[field])))"

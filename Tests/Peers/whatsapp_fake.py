@@ -18,7 +18,8 @@ Where the description is stricter than the live API (it requires `recipient_type
 `language.policy`, and its `additionalProperties: false` on TextMessage rejects every valid send)
 this fake follows the live API as the reference pages describe it: both fields are optional.
 
-Usage: python3 whatsapp_fake.py --dir DIR --port P --phone-number-id ID --token-file F
+Usage: python3 whatsapp_fake.py --dir DIR --port P --phone-number-id ID [--phone-number-id ID2 ...]
+       --token-file F
        [--host 127.0.0.1] [--verbose]
 Standard library only. Serves HTTP/1.1 with keep-alive on a thread per connection. Stops cleanly
 on SIGTERM or SIGINT.
@@ -34,7 +35,8 @@ What it does, in order, for every request:
      parse access token". Missing: 401, code 104, "An access token is required to request this
      resource." (what Graph says when no token is sent). Both carry type "OAuthException" and
      Graph's WWW-Authenticate header.
-  4. A phone-number-id other than --phone-number-id: 400, Graph's "Unsupported post request.
+  4. A phone-number-id other than those given with --phone-number-id (one business account may
+     own several numbers, all reached with its one system-user token): 400, Graph's "Unsupported post request.
      Object with ID '...' does not exist, ..." (type GraphMethodException, code 100, subcode 33).
   5. Fault rules from DIR/faults.json, read on every request if present: a list of
         {"to_contains": "...", "status": 429, "headers": {"Retry-After": "3"}, "body": {...},
@@ -372,7 +374,7 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             parsed = None
         self.settings["recorder"].record(
-            {"method": self.command, "path": self.path, "headers": headers, "json": parsed, "raw": text}
+            {"method": self.command, "path": self.path, "headers": headers, "json": parsed, "raw": text, "at": time.time()}
         )
 
         version_match = VERSIONED_PATH.match(url.path)
@@ -406,7 +408,7 @@ class Handler(BaseHTTPRequestHandler):
                 {"WWW-Authenticate": f'OAuth "Facebook Platform" "invalid_token" "{message}"'},
                 version,
             )
-        if phone_number_id != self.settings["phone_number_id"] or self.command != "POST":
+        if phone_number_id not in self.settings["phone_number_ids"] or self.command != "POST":
             message = (
                 f"Unsupported {self.command.lower()} request. Object with ID '{phone_number_id}' does not exist, "
                 "cannot be loaded due to missing permissions, or does not support this operation. "
@@ -472,7 +474,7 @@ def main():
     parser.add_argument("--dir", required=True)
     parser.add_argument("--port", type=int, required=True, help="0 picks a free port (see DIR/ready)")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--phone-number-id", required=True)
+    parser.add_argument("--phone-number-id", required=True, action="append")
     parser.add_argument("--token-file", required=True)
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
@@ -486,7 +488,7 @@ def main():
     Handler.settings = {
         "dir": args.dir,
         "token": token,
-        "phone_number_id": args.phone_number_id,
+        "phone_number_ids": set(args.phone_number_id),
         "verbose": args.verbose,
         "recorder": Recorder(args.dir),
         "faults": Faults(args.dir),

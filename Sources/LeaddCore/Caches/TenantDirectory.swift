@@ -59,6 +59,7 @@ public final class TenantDirectory: Sendable {
                 if let v = t.rate { settings.rate = v }
                 if let v = t.burst { settings.burst = v }
                 if let v = t.weight { settings.weight = v }
+                if let v = t.senders { settings.senders = v }
             }
             s.resolved[id] = settings
             return settings

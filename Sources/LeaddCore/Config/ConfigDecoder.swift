@@ -32,8 +32,16 @@ public enum ConfigDecoder {
         if let daemon = top["daemon"] { config.daemon = try decodeDaemon(daemon) }
         if let store = top["store"] { config.store = try decodeStore(store) }
         if let channels = top["channels"] {
+            var senderChannels: [String: String] = [:]
             for (name, field) in try channels.orderedMapping() {
-                config.channels.append(try decodeChannel(name: name, field))
+                let channel = try decodeChannel(name: name, field)
+                for sender in channel.senders {
+                    if let other = senderChannels[sender.id] {
+                        throw field.error("sender '\(sender.id)' is declared twice (under \(other) and \(name))")
+                    }
+                    senderChannels[sender.id] = name
+                }
+                config.channels.append(channel)
             }
         }
         if let schedules = top["schedules"] {
@@ -47,7 +55,8 @@ public enum ConfigDecoder {
             if let f = keys["max_entries"] { config.cache.maxEntries = try f.int(in: 100...100_000_000) }
         }
         if let tenants = top["tenants"] {
-            config.tenants = try decodeTenants(tenants, schedules: config.schedules)
+            let senders = Set(config.channels.flatMap { $0.senders.map(\.id) })
+            config.tenants = try decodeTenants(tenants, schedules: config.schedules, senders: senders)
         }
         if let webhooks = top["webhooks"] { config.webhooks = try decodeWebhooks(webhooks) }
         return config
@@ -147,6 +156,7 @@ public enum ConfigDecoder {
         }
         let keys = try field.mapping(allowed: [
             "plugin", "settings", "batch_size", "concurrency", "rate", "burst", "retry", "breaker", "address",
+            "senders",
         ])
         guard let plugin = keys["plugin"] else { throw field.error("missing required key 'plugin'") }
         var channel = ChannelConfig(name: name, plugin: try plugin.string())
@@ -186,7 +196,26 @@ public enum ConfigDecoder {
             if let v = b["open_for"] { channel.breaker.openFor = try v.duration() }
             if let v = b["probes"] { channel.breaker.probes = try v.int(in: 1...10_000) }
         }
+        if let f = keys["senders"] {
+            for (id, s) in try f.orderedMapping() { channel.senders.append(try decodeSender(id: id, channel: name, s)) }
+        }
         return channel
+    }
+
+    static func decodeSender(id: String, channel: String, _ field: YAMLField) throws(ConfigError) -> Sender {
+        guard Sender.isValidID(id) else {
+            throw field.error("sender id '\(id)' must be 1-64 letters, digits, '.', '-' or '_'")
+        }
+        let keys = try field.mapping(allowed: ["settings", "rate", "burst", "concurrency"])
+        var sender = Sender(id: id, channel: channel)
+        if let f = keys["settings"] {
+            guard case .object = try f.json() else { throw f.error("must be a mapping") }
+            sender.settingsJSON = try f.json().serialized
+        }
+        if let f = keys["rate"] { sender.rate = try f.rate() }
+        if let f = keys["burst"] { sender.burst = try f.int(in: 1...1_000_000) }
+        if let f = keys["concurrency"] { sender.concurrency = try f.int(in: 1...10_000) }
+        return sender
     }
 
     static let weekdays = ["sun": 1, "mon": 2, "tue": 3, "wed": 4, "thu": 5, "fri": 6, "sat": 7]
@@ -249,26 +278,28 @@ public enum ConfigDecoder {
     }
 
     static func decodeTenants(
-        _ field: YAMLField, schedules: [String: SendingWindow]
+        _ field: YAMLField, schedules: [String: SendingWindow], senders: Set<String> = []
     ) throws(ConfigError) -> TenantsConfig {
         var tenants = TenantsConfig()
         let keys = try field.mapping(allowed: ["defaults", "overrides"])
         if let defaults = keys["defaults"] {
-            tenants.defaults = try decodeTenantSettings(defaults, over: TenantSettings(), schedules: schedules)
+            tenants.defaults = try decodeTenantSettings(
+                defaults, over: TenantSettings(), schedules: schedules, senders: senders)
         }
         if let overrides = keys["overrides"] {
             for (id, f) in try overrides.orderedMapping() {
-                tenants.overrides[id] = try decodeTenantSettings(f, over: tenants.defaults, schedules: schedules)
+                tenants.overrides[id] = try decodeTenantSettings(
+                    f, over: tenants.defaults, schedules: schedules, senders: senders)
             }
         }
         return tenants
     }
 
     static func decodeTenantSettings(
-        _ field: YAMLField, over base: TenantSettings, schedules: [String: SendingWindow]
+        _ field: YAMLField, over base: TenantSettings, schedules: [String: SendingWindow], senders: Set<String>
     ) throws(ConfigError) -> TenantSettings {
         var settings = base
-        let d = try field.mapping(allowed: ["rate", "burst", "weight", "schedule", "timezone", "country"])
+        let d = try field.mapping(allowed: ["rate", "burst", "weight", "schedule", "timezone", "country", "senders"])
         if let f = d["country"] {
             let code = try f.string().uppercased()
             guard PhoneNumbers.isKnownRegion(code) else {
@@ -294,6 +325,18 @@ public enum ConfigDecoder {
         }
         if let f = d["burst"] { settings.burst = try f.int(in: 1...1_000_000) }
         if let f = d["weight"] { settings.weight = try f.int(in: 1...1000) }
+        if let f = d["senders"] {
+            settings.senders = []
+            for item in try f.list() {
+                let id = try item.string()
+                guard senders.contains(id) else {
+                    throw item.error(
+                        "no sender '\(id)' under any channel's senders (declared: \(senders.sorted().joined(separator: ", ")))"
+                    )
+                }
+                settings.senders.append(id)
+            }
+        }
         return settings
     }
 

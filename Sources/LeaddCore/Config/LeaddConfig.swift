@@ -18,6 +18,12 @@ public struct LeaddConfig: Sendable, Equatable {
 
     public func channel(named name: String) -> ChannelConfig? { channels.first { $0.name == name } }
 
+    /// A sender declared in the file, on any channel.
+    public func sender(id: String) -> Sender? {
+        for channel in channels { if let s = channel.senders.first(where: { $0.id == id }) { return s } }
+        return nil
+    }
+
     /// The window a tenant's messages go out in, in the lead's own time zone when the message
     /// carries one; nil when they may go at any time.
     public func window(forTenant tenant: String, timeZone: TimeZone? = nil) -> SendingWindow? {
@@ -103,6 +109,8 @@ public struct ChannelConfig: Sendable, Equatable {
     public var breaker = BreakerConfig()
     /// Which of a lead's addresses the channel sends to; nil: e-mail for an e-mail plugin, else phone.
     public var address: AddressKind?
+    /// The identities the channel sends from besides its own settings, in file order.
+    public var senders: [Sender] = []
 
     public init(name: String, plugin: String) {
         self.name = name
@@ -129,6 +137,9 @@ public struct TenantSettings: Sendable, Equatable {
     public var burst: Int?
     /// Share of a busy channel relative to other tenants (fair share).
     public var weight = 1
+    /// The senders the tenant's messages go out through (on each channel, those of that channel);
+    /// on a channel where it has none, the channel's own settings are used.
+    public var senders: [String] = []
 
     public init() {}
 }

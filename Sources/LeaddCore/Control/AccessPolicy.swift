@@ -42,6 +42,7 @@ public struct AccessPolicy: Sendable, Equatable {
     public static let readMethods: Set<String> = [
         "status", "metrics", "events.subscribe", "message.get", "queue.stats", "channel.list", "dlq.list",
         "breaker.list", "tenant.get", "tenant.list", "campaign.get", "campaign.list", "lead.get", "suppression.list",
+        "sender.get", "sender.list",
     ]
 
     /// The level of `peer` under `policy` (nil: no `daemon.access`, the socket's mode decides).

@@ -115,6 +115,9 @@ public final class ControlService: Sendable {
         case "dlq.purge": return try await deadLetterPurge(request.params)
         case "breaker.list": return try breakerList(request.params)
         case "breaker.reset": return try breakerReset(request.params)
+        case "sender.put": return try await senderPut(request.params)
+        case "sender.get": return try senderGet(request.params)
+        case "sender.list": return try senderList(request.params)
         case "tenant.put": return try await tenantPut(request.params)
         case "tenant.get": return try await tenantGet(request.params)
         case "tenant.list": return try await tenantList(request.params)
@@ -279,7 +282,7 @@ public final class ControlService: Sendable {
                 .object(
                     JSONObject([
                         "at": .string(Timestamp.format(a.at)), "outcome": .string(a.outcome),
-                        "detail": a.detail.map { .string($0) },
+                        "detail": a.detail.map { .string($0) }, "sender": a.sender.map { .string($0) },
                     ]))
             })
         return .object(object)
@@ -468,16 +471,35 @@ public final class ControlService: Sendable {
                     return nil
                 }
                 b["channel"] = .string(channel.name)
+                let senders = dispatcher.senderSnapshot().sorted { $0.key < $1.key }
+                if !senders.isEmpty {
+                    b["senders"] = .array(
+                        senders.map { id, s in
+                            var o = JSONObject([
+                                "sender": .string(id), "state": .string(s.state.description),
+                                "since": .string(Timestamp.format(s.since)),
+                            ])
+                            if case .open(let until) = s.state { o["open_until"] = .string(Timestamp.format(until)) }
+                            return .object(o)
+                        })
+                }
                 return .object(b)
             })
     }
 
     private func breakerReset(_ params: JSONObject) throws(RPCError) -> JSONValue {
-        let p = try Params(params, allowed: ["channel"])
+        let p = try Params(params, allowed: ["channel", "sender"])
         let name = try p.requiredString("channel", maxLength: 64)
         guard let channel = runtime.channel(named: name) else { throw .notFound("channel \(name)", field: "channel") }
         guard let dispatcher = channel.dispatcher else {
             throw .invalidParams(field: "channel", "channel '\(name)' is not running, so it has no breaker")
+        }
+        if let sender = try p.string("sender", maxLength: 64) {
+            guard let changed = dispatcher.resetSenderBreaker(sender) else {
+                throw .notFound("sender '\(sender)' on channel \(name)", field: "sender")
+            }
+            return .object(
+                JSONObject(["channel": .string(name), "sender": .string(sender), "changed": .bool(changed)]))
         }
         // Idempotent: resetting a closed breaker changes nothing and says so.
         return .object(JSONObject(["channel": .string(name), "changed": .bool(dispatcher.resetBreaker())]))

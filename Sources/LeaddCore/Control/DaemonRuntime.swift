@@ -77,7 +77,10 @@ public final class DaemonRuntime: Sendable {
                 )
                 let dispatcher = ChannelDispatcher(
                     name: channel.name, plugin: instance, store: store, config: config, clock: clock, logger: logger,
-                    metrics: metrics, events: events, rules: rules, addressKind: addressKind)
+                    metrics: metrics, events: events, rules: rules, addressKind: addressKind,
+                    startPlugin: { config throws(PluginRefusal) in
+                        try PluginLoader.start(channel: config, directory: directory, logger: logger)
+                    })
                 return ChannelRuntime(name: channel.name, plugin: channel.plugin, state: .running(instance, dispatcher))
             } catch {
                 logger.error("channel \(channel.name) is down: \(error.description)")
@@ -137,6 +140,13 @@ public final class DaemonRuntime: Sendable {
             guard let last = page.last, page.count == 1000 else { break }
             after = last.id
         }
+        after = ""
+        while true {
+            let page = try await store.senders(after: after, limit: 1000)
+            rules.senders.load(page)
+            guard let last = page.last, page.count == 1000 else { break }
+            after = last.id
+        }
         var position = ("", "")
         while true {
             let page = try await store.suppressions(tenant: nil, after: position, limit: 5000)
@@ -159,7 +169,10 @@ public final class DaemonRuntime: Sendable {
             }
         }
         for channel in channels {
-            if case .running(let instance, _) = channel.state { instance.shutdown() }
+            if case .running(let instance, let dispatcher) = channel.state {
+                dispatcher.stopSenders()
+                instance.shutdown()
+            }
         }
     }
 }

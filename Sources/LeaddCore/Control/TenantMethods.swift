@@ -5,7 +5,7 @@ import LeaddProtocol
 extension ControlService {
     func tenantPut(_ params: JSONObject) async throws(RPCError) -> JSONValue {
         let p = try Params(
-            params, allowed: ["id", "name", "country", "timezone", "schedule", "rate", "burst", "weight"])
+            params, allowed: ["id", "name", "country", "timezone", "schedule", "rate", "burst", "weight", "senders"])
         var tenant = Tenant(id: try p.requiredString("id", maxLength: 128))
         tenant.name = try p.string("name", maxLength: 256)
         if let code = try p.string("country", maxLength: 8)?.uppercased() {
@@ -32,6 +32,7 @@ extension ControlService {
         tenant.rate = try p.rate("rate")
         tenant.burst = try p.integer("burst", in: 1...1_000_000)
         tenant.weight = try p.integer("weight", in: 1...1000)
+        tenant.senders = try tenantSenders(p)
         let stored: Tenant
         do {
             stored = try await runtime.store.putTenant(tenant, now: runtime.clock.nowMilliseconds())
@@ -52,6 +53,7 @@ extension ControlService {
             o["rate"] = t.rate.map { .string($0.description) }
             o["burst"] = t.burst.map { .integer(Int64($0)) }
             o["weight"] = t.weight.map { .integer(Int64($0)) }
+            o["senders"] = t.senders.map { .array($0.map { .string($0) }) }
             o["created_at"] = .string(Timestamp.format(t.createdAt))
             o["updated_at"] = .string(Timestamp.format(t.updatedAt))
         }
@@ -63,6 +65,7 @@ extension ControlService {
         effective["schedule"] = s.schedule.map { .string($0) }
         effective["rate"] = s.rate.map { .string($0.description) }
         effective["burst"] = s.burst.map { .integer(Int64($0)) }
+        effective["senders"] = .array(s.senders.map { .string($0) })
         o["effective"] = .object(effective)
         return .object(o)
     }

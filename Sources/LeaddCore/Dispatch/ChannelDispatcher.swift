@@ -33,6 +33,19 @@ public final class ChannelDispatcher: Sendable {
     private let rules: SendRules
     /// Which lead address a channel sends to, for fallbacks to another channel; set by the runtime.
     private let addressKind: (@Sendable (String) -> AddressKind)?
+    /// The senders' limits and breakers (lock order: gate, then horizon).
+    private let gate = Locked(SenderGate())
+    /// The senders' plugin instances; nil when this dispatcher cannot start plugins (senders unused).
+    private let accounts: SenderAccounts?
+
+    /// What one pick chose: the rows, and the sender each goes through (absent: the channel's own).
+    struct Pick {
+        var rows: [QueuedRow] = []
+        var blockedUntil: Int64?
+        var senders: [Int64: String] = [:]
+        /// Senders given a call in flight by this pick; each is released once its call is done.
+        var used: [String] = []
+    }
 
     /// The longest a loop sleeps without looking at the queue.
     static let maximumIdle: Duration = .seconds(1)
@@ -41,7 +54,7 @@ public final class ChannelDispatcher: Sendable {
         name: String, plugin: PluginInstance, store: any QueueStore, config: ConfigHolder,
         clock: any WallClockProtocol, logger: Logger, metrics: LeaddMetrics = LeaddMetrics(),
         events: EventBus = EventBus(), rules: SendRules = SendRules(),
-        addressKind: (@Sendable (String) -> AddressKind)? = nil
+        addressKind: (@Sendable (String) -> AddressKind)? = nil, startPlugin: PluginStarter? = nil
     ) {
         self.name = name
         self.rules = rules
@@ -60,6 +73,7 @@ public final class ChannelDispatcher: Sendable {
         var logger = logger
         logger[metadataKey: "channel"] = .string(name)
         self.logger = logger
+        self.accounts = startPlugin.map { SenderAccounts(start: $0, logger: logger) }
         // Registered before the first read of the queue, so no row committed after it is missed.
         store.observeQueue { [weak self] rows in self?.noted(rows) }
     }
@@ -86,6 +100,7 @@ public final class ChannelDispatcher: Sendable {
                     continue
                 }
                 horizon.withLock { $0.settings = .init(channel: settings) }
+                syncSenders(settings)
                 if await !refill() {
                     await waker.wait(upTo: .milliseconds(100))
                     continue
@@ -97,7 +112,11 @@ public final class ChannelDispatcher: Sendable {
                     return breaker.permission(now: now)
                 }
                 var limit = batchSize
+                // While the channel's own breaker is open, tenants with senders of their own still send.
+                var channelOpenUntil: Int64?
                 switch permission {
+                case .wait(let until) where !gate.withLock({ $0.isEmpty }):
+                    channelOpenUntil = until
                 case .wait(let until):
                     let troubleSince = breaker.withLock { $0.troubleSince }
                     if let after = settings?.breaker.fallbackAfter, let troubleSince,
@@ -131,13 +150,15 @@ public final class ChannelDispatcher: Sendable {
                 } else {
                     bucket.withLock { $0 = nil }
                 }
-                let (picks, blockedUntil) = pick(now: now, limit: limit)
+                let chosen = pick(now: now, limit: limit, channelOpenUntil: channelOpenUntil)
+                let picks = chosen.rows
                 if let tokens, picks.count < tokens {
                     bucket.withLock { $0?.giveBack(tokens - picks.count, now: now) }
                 }
                 if picks.isEmpty {
                     let next = horizon.withLock { $0.nextWake() }
-                    await sleep(until: min(next ?? .max, blockedUntil ?? .max), now: now)
+                    let until = min(next ?? .max, chosen.blockedUntil ?? .max, channelOpenUntil ?? .max)
+                    await sleep(until: until, now: now)
                     continue
                 }
                 let batch: [ClaimedMessage]
@@ -146,18 +167,29 @@ public final class ChannelDispatcher: Sendable {
                 } catch {
                     horizon.withLock { $0.putBack(picks) }
                     if tokens != nil { bucket.withLock { $0?.giveBack(picks.count, now: now) } }
+                    releaseSenders(chosen.used, claimed: [], sent: [], results: [], route: [:], now: now)
                     logger.error("cannot claim due messages: \(error)")
                     await waker.wait(upTo: Self.maximumIdle)
                     continue
                 }
-                if batch.isEmpty { continue }
-                breaker.withLock { $0.sent(batch.count) }
+                if batch.isEmpty {
+                    releaseSenders(chosen.used, claimed: [], sent: [], results: [], route: [:], now: now)
+                    continue
+                }
+                breaker.withLock { $0.sent(batch.count { chosen.senders[$0.id] == nil }) }
+                if !chosen.used.isEmpty {
+                    var claimedBy: [String: Int] = [:]
+                    for m in batch { if let id = chosen.senders[m.id] { claimedBy[id, default: 0] += 1 } }
+                    gate.withLock { gate in for (id, n) in claimedBy { gate.sent(id, n) } }
+                }
                 inFlight.add(1, ordering: .acquiringAndReleasing)
                 let retry = RetryPolicy(settings?.retry ?? RetryConfig())
+                let route = Route(
+                    senders: chosen.senders, used: chosen.used, instances: accounts?.instances(chosen.used) ?? [:])
                 group.addTask {
                     // The slot is the plugin call: it is free again as soon as the plugin answers,
                     // while the outcomes are still being recorded.
-                    await self.deliver(batch, retry: retry) {
+                    await self.deliver(batch, retry: retry, route: route) {
                         self.inFlight.subtract(1, ordering: .acquiringAndReleasing)
                         self.waker.wake()
                     }
@@ -207,17 +239,105 @@ public final class ChannelDispatcher: Sendable {
         return ok
     }
 
-    /// Chooses the next messages: priorities, fair share, sending windows, tenant and campaign limits.
-    private func pick(now: Int64, limit: Int) -> (picks: [QueuedRow], blockedUntil: Int64?) {
+    /// Chooses the next messages: priorities, fair share, sending windows, tenant, campaign and
+    /// sender limits. A message of a tenant with senders on this channel goes through one of
+    /// them; any other through the channel's own settings, unless its breaker is open.
+    private func pick(now: Int64, limit: Int, channelOpenUntil: Int64?) -> Pick {
         let current = config.current
         let generation = config.generation
         let rules = self.rules
-        return horizon.withLock { horizon in
-            horizon.pick(
-                now: now, limit: limit,
-                weight: { rules.tenants.settings(for: $0, config: current, generation: generation).weight },
-                permit: { rules.permit($0, config: current, generation: generation, now: now) })
+        return gate.withLock { gate in
+            var choices: [String?] = []
+            let senders = !gate.isEmpty
+            let (rows, blockedUntil) = horizon.withLock { horizon in
+                horizon.pick(
+                    now: now, limit: limit,
+                    weight: { rules.tenants.settings(for: $0, config: current, generation: generation).weight },
+                    permit: { lane in
+                        var chosen: String?
+                        if senders {
+                            let own = rules.tenants.settings(for: lane.tenant, config: current, generation: generation)
+                            switch gate.choose(among: own.senders, key: lane.tenant, now: now) {
+                            case .sender(let id): chosen = id
+                            case .notBefore(let time): return .notBefore(time)
+                            case .channelDefault: break
+                            }
+                        }
+                        if chosen == nil, let until = channelOpenUntil { return .notBefore(until) }
+                        let answer = rules.permit(lane, config: current, generation: generation, now: now)
+                        guard answer == .granted else {
+                            if let chosen { gate.giveBack(chosen, now: now) }
+                            return answer
+                        }
+                        choices.append(chosen)
+                        return .granted
+                    })
+            }
+            var pick = Pick(rows: rows, blockedUntil: blockedUntil, used: gate.finishPick())
+            for (row, choice) in zip(rows, choices) where choice != nil { pick.senders[row.entry.id] = choice }
+            return pick
         }
+    }
+
+    /// Looks at the senders again when the directory or the config changed.
+    private func syncSenders(_ settings: ChannelConfig?) {
+        guard let accounts,
+            let senders = accounts.sync(
+                channel: settings, directory: rules.senders, config: config.current, generation: config.generation)
+        else { return }
+        let now = clock.nowMilliseconds()
+        gate.withLock { gate in
+            gate.update(senders.map(\.0), breaker: settings?.breaker ?? BreakerConfig(), now: now)
+            for (sender, ready) in senders { gate.setReady(sender.id, ready) }
+        }
+    }
+
+    /// Frees the senders' calls of a batch and feeds their breakers what their messages met:
+    /// `claimed` were claimed for the call, `sent` (with `results`) reached the plugin.
+    private func releaseSenders(
+        _ used: [String], claimed: [ClaimedMessage], sent: [ClaimedMessage], results: [PluginResult],
+        route: [Int64: String], now: Int64
+    ) {
+        guard !used.isEmpty else { return }
+        var counts: [String: (calls: Int, failures: Int, unsent: Int)] = [:]
+        for message in claimed { if let id = route[message.id] { counts[id, default: (0, 0, 0)].unsent += 1 } }
+        for (message, result) in zip(sent, results) {
+            guard let id = route[message.id] else { continue }
+            counts[id, default: (0, 0, 0)].calls += 1
+            counts[id, default: (0, 0, 0)].unsent -= 1
+            if result.outcome == .channelUnavailable { counts[id, default: (0, 0, 0)].failures += 1 }
+        }
+        let changes = gate.withLock { gate in
+            used.compactMap { id -> (String, CircuitBreaker.State)? in
+                let c = counts[id] ?? (0, 0, 0)
+                return gate.finished(id, calls: c.calls, failures: c.failures, unsent: c.unsent, now: now).map {
+                    (id, $0)
+                }
+            }
+        }
+        for (id, state) in changes { breakerChanged(to: state, now: now, sender: id) }
+    }
+
+    /// Stops the senders' plugin instances; after `run` has returned.
+    public func stopSenders() { accounts?.shutdownAll() }
+
+    /// Each sender's breaker and calls in flight, for sender.get/list and breaker.list.
+    public func senderSnapshot() -> [String: (state: CircuitBreaker.State, since: Int64, inFlight: Int, ready: Bool)] {
+        gate.withLock { gate in
+            gate.slots.mapValues { ($0.breaker.state, $0.breaker.since, $0.inFlight, $0.ready) }
+        }
+    }
+
+    /// Closes a sender's breaker by hand; nil when the sender is not on this channel, else
+    /// whether it was not already closed.
+    public func resetSenderBreaker(_ id: String) -> Bool? {
+        let now = clock.nowMilliseconds()
+        let found = gate.withLock { $0.slots[id] != nil }
+        guard found else { return nil }
+        guard let changed = gate.withLock({ $0.reset(id, now: now) }) else { return false }
+        breakerChanged(to: changed, now: now, by: "reset", sender: id)
+        waker.wake()
+        return true
     }
 
     /// Drops what the horizon holds of a campaign that was paused or cancelled (its rows have
@@ -271,16 +391,22 @@ public final class ChannelDispatcher: Sendable {
         return true
     }
 
-    private func breakerChanged(to state: CircuitBreaker.State, now: Int64, by cause: String? = nil) {
+    private func breakerChanged(
+        to state: CircuitBreaker.State, now: Int64, by cause: String? = nil, sender: String? = nil
+    ) {
         let reason = cause.map { " (\($0))" } ?? ""
+        let whose = sender.map { "sender \($0) " } ?? ""
         if case .open(let until) = state {
             logger.warning(
-                "breaker open\(reason): channel unavailable; sending paused until \(Timestamp.format(until))")
+                "\(whose)breaker open\(reason): \(sender == nil ? "channel" : "sender") unavailable; sending paused until \(Timestamp.format(until))"
+            )
         } else {
-            logger.notice("breaker \(state)\(reason)")
+            logger.notice("\(whose)breaker \(state)\(reason)")
         }
-        metrics.recordBreaker(channel: name, state: state)
-        events.publish([LeaddEvent(type: "breaker", at: now, channel: name, detail: state.description + reason)])
+        metrics.recordBreaker(channel: sender.map { "\(name)/\($0)" } ?? name, state: state)
+        var detail = state.description + reason
+        if let sender { detail = "sender \(sender): " + detail }
+        events.publish([LeaddEvent(type: "breaker", at: now, channel: name, detail: detail)])
     }
 
     private func beat() { lastBeat.store(Self.monotonicMilliseconds(), ordering: .relaxed) }
@@ -291,7 +417,42 @@ public final class ChannelDispatcher: Sendable {
         return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
     }
 
-    private func deliver(_ claimed: [ClaimedMessage], retry: RetryPolicy, release: () -> Void) async {
+    /// Where a batch's messages go: the sender of each (absent: the channel's own instance).
+    struct Route: Sendable {
+        var senders: [Int64: String] = [:]
+        var used: [String] = []
+        var instances: [String: PluginInstance] = [:]
+    }
+
+    /// Hands each message to its sender's instance (or the channel's), the groups side by side.
+    private func send(_ batch: [ClaimedMessage], _ outbound: [OutboundMessage], route: Route) async -> [PluginResult] {
+        if route.senders.isEmpty { return await plugin.send(outbound) }
+        var groups: [String: [Int]] = [:]
+        for (index, message) in batch.enumerated() {
+            groups[route.senders[message.id] ?? "", default: []].append(index)
+        }
+        var results = [PluginResult](repeating: .retry("not sent"), count: batch.count)
+        await withTaskGroup(of: ([Int], [PluginResult]).self) { group in
+            for (sender, indices) in groups {
+                let instance = sender.isEmpty ? plugin : route.instances[sender]
+                let messages = indices.map { outbound[$0] }
+                group.addTask {
+                    guard let instance else {
+                        let missing = PluginResult(
+                            outcome: .channelUnavailable, detail: "sender \(sender) has no running plugin instance")
+                        return (indices, Array(repeating: missing, count: indices.count))
+                    }
+                    return (indices, await instance.send(messages))
+                }
+            }
+            for await (indices, answers) in group {
+                for (index, answer) in zip(indices, answers) { results[index] = answer }
+            }
+        }
+        return results
+    }
+
+    private func deliver(_ claimed: [ClaimedMessage], retry: RetryPolicy, route: Route, release: () -> Void) async {
         // A message whose window closed between the check and the claim waits for the next opening.
         let current = config.current
         let checkedAt = clock.nowMilliseconds()
@@ -320,6 +481,7 @@ public final class ChannelDispatcher: Sendable {
         }
         if batch.isEmpty {
             release()
+            releaseSenders(route.used, claimed: claimed, sent: [], results: [], route: route.senders, now: checkedAt)
             await recordDurably(outside)
             return
         }
@@ -330,14 +492,22 @@ public final class ChannelDispatcher: Sendable {
         }
         let handedOver = clock.nowMilliseconds()
         let started = ContinuousClock.now
-        let results = await plugin.send(outbound)
+        let results = await send(batch, outbound, route: route)
         release()
         let sendDuration = ContinuousClock.now - started
         let now = clock.nowMilliseconds()
-        let outcomes = zip(batch, results).map { retry.outcome(for: $1, of: $0, now: now) }
-        let unavailable = results.filter { $0.outcome == .channelUnavailable }.count
-        let changed = breaker.withLock { $0.record(calls: results.count, failures: unavailable, now: now) }
+        let outcomes = zip(batch, results).map { message, result in
+            var outcome = retry.outcome(for: result, of: message, now: now)
+            outcome.sender = route.senders[message.id]
+            return outcome
+        }
+        // The channel's breaker hears only of sends on its own settings; each sender's of its own.
+        let own = zip(batch, results).filter { route.senders[$0.0.id] == nil }.map(\.1)
+        let unavailable = own.filter { $0.outcome == .channelUnavailable }.count
+        let changed = breaker.withLock { $0.record(calls: own.count, failures: unavailable, now: now) }
         if let changed { breakerChanged(to: changed, now: now) }
+        releaseSenders(
+            route.used, claimed: claimed, sent: batch, results: results, route: route.senders, now: now)
         // Fallback messages are stored before the failures are recorded, so a crash between the
         // two sends the failed message again rather than losing its fallback.
         await enqueueFallbacks(batch, outcomes, now: now)

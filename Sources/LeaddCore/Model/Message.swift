@@ -93,6 +93,8 @@ public struct AttemptRecord: Sendable, Equatable {
     public var at: Int64
     public var outcome: String
     public var detail: String?
+    /// The sender the try went out through; nil: the channel's own settings.
+    public var sender: String? = nil
 }
 
 public struct StoredMessage: Sendable, Equatable {
@@ -167,8 +169,13 @@ public struct DeliveryOutcome: Sendable, Equatable {
     /// The outcome word kept in the history: delivered, retry, failed, unavailable, dead.
     public var word: String
     public var detail: String?
+    /// The sender the message went out through; nil: the channel's own settings.
+    public var sender: String?
 
-    public init(id: Int64, channel: String, kind: Kind, at: Int64, word: String, detail: String?) {
+    public init(
+        id: Int64, channel: String, kind: Kind, at: Int64, word: String, detail: String?, sender: String? = nil
+    ) {
+        self.sender = sender
         self.id = id
         self.channel = channel
         self.kind = kind

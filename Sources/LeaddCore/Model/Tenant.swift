@@ -13,6 +13,8 @@ public struct Tenant: Sendable, Equatable {
     public var rate: Rate?
     public var burst: Int?
     public var weight: Int?
+    /// Sender ids the tenant's messages go out through; nil: the config's.
+    public var senders: [String]?
     public var createdAt: Int64 = 0
     public var updatedAt: Int64 = 0
 

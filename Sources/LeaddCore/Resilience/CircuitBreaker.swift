@@ -88,6 +88,12 @@ public struct CircuitBreaker: Sendable, Equatable {
         if state == .halfOpen { probesOut += count }
     }
 
+    /// Takes back probes counted by `sent` that never reached the channel (held back by a
+    /// closed window, say), so the breaker does not wait for answers that will not come.
+    public mutating func unsent(_ count: Int) {
+        if state == .halfOpen { probesOut = max(probesOut - count, 0) }
+    }
+
     /// Records a batch's results: how many came back and how many said the channel is unavailable.
     /// Returns the new state when it changed.
     @discardableResult

@@ -8,6 +8,7 @@ public final class SendRules: Sendable {
     public let tenants: TenantDirectory
     public let campaigns: CampaignDirectory
     public let suppressions: SuppressionList
+    public let senders = SenderDirectory()
     public let tenantBuckets = RateBuckets()
     public let campaignBuckets = RateBuckets()
     public let windows = WindowGate()

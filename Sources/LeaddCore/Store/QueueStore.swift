@@ -1,7 +1,7 @@
 // What the rest of the daemon needs from durable storage. SQLiteQueueStore is the embedded
 // engine; another engine (PostgreSQL) implements the same protocol.
 
-public protocol QueueStore: CampaignStore, FeedbackStore {
+public protocol QueueStore: CampaignStore, FeedbackStore, SenderStore {
     /// Stores messages durably; returns once they survive a crash. A repeated idempotency key
     /// (per tenant) stores nothing and answers with the first message's id.
     func enqueue(_ messages: [NewMessage], now: Int64) async throws -> [EnqueueResult]

@@ -5,10 +5,11 @@ extension SQLiteQueueStore {
         try await writer.submit { db, _ in
             let s = try db.statement(
                 """
-                INSERT INTO tenants(id, name, country, timezone, schedule, rate, burst, weight, created_at, updated_at)
-                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)
+                INSERT INTO tenants(id, name, country, timezone, schedule, rate, burst, weight, created_at, updated_at,
+                    senders)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)
                 ON CONFLICT(id) DO UPDATE SET name = ?2, country = ?3, timezone = ?4, schedule = ?5, rate = ?6,
-                    burst = ?7, weight = ?8, updated_at = ?9
+                    burst = ?7, weight = ?8, updated_at = ?9, senders = ?10
                 RETURNING created_at
                 """)
             s.bind(1, tenant.id)
@@ -20,6 +21,8 @@ extension SQLiteQueueStore {
             s.bind(7, tenant.burst.map(Int64.init))
             s.bind(8, tenant.weight.map(Int64.init))
             s.bind(9, now)
+            // Sender ids cannot hold a comma.
+            s.bind(10, tenant.senders?.joined(separator: ","))
             defer { s.reset() }
             var stored = tenant
             stored.createdAt = try s.step() ? s.int64(0) : now
@@ -29,7 +32,7 @@ extension SQLiteQueueStore {
     }
 
     private static let tenantColumns =
-        "id, name, country, timezone, schedule, rate, burst, weight, created_at, updated_at"
+        "id, name, country, timezone, schedule, rate, burst, weight, created_at, updated_at, senders"
 
     private static func tenant(_ s: SQLiteStatement) -> Tenant {
         var t = Tenant(id: s.string(0))
@@ -42,6 +45,7 @@ extension SQLiteQueueStore {
         t.weight = s.int64OrNil(7).map { Int($0) }
         t.createdAt = s.int64(8)
         t.updatedAt = s.int64(9)
+        t.senders = s.stringOrNil(10).map { $0.split(separator: ",").map(String.init) }
         return t
     }
 

@@ -325,8 +325,8 @@ public final class SQLiteQueueStore: QueueStore {
             let queue = try db.statement(Self.queueInsert)
             let history = try db.statement(
                 """
-                INSERT INTO attempts(message_id, seq, at, outcome, detail)
-                VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM attempts WHERE message_id = ?1), ?2, ?3, ?4)
+                INSERT INTO attempts(message_id, seq, at, outcome, detail, sender)
+                VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM attempts WHERE message_id = ?1), ?2, ?3, ?4, ?5)
                 """)
             for o in outcomes {
                 let statement: SQLiteStatement
@@ -377,6 +377,7 @@ public final class SQLiteQueueStore: QueueStore {
                 history.bind(2, o.at)
                 history.bind(3, o.word)
                 history.bind(4, o.detail)
+                history.bind(5, o.sender)
                 try history.run()
                 deltas.move(o.channel, from: .inflight, to: newState)
             }
@@ -402,11 +403,14 @@ public final class SQLiteQueueStore: QueueStore {
                 sentAt: s.int64OrNil(9), providerID: s.stringOrNil(10), attemptCount: Int(s.int64(11)),
                 lastError: s.stringOrNil(12), timeZone: s.stringOrNil(13), campaign: s.stringOrNil(14),
                 step: s.int64OrNil(15).map { Int($0) }, leadID: s.int64OrNil(16), attempts: [])
-            let h = try db.statement("SELECT at, outcome, detail FROM attempts WHERE message_id = ? ORDER BY seq")
+            let h = try db.statement(
+                "SELECT at, outcome, detail, sender FROM attempts WHERE message_id = ? ORDER BY seq")
             h.bind(1, id)
             defer { h.reset() }
             while try h.step() {
-                message.attempts.append(AttemptRecord(at: h.int64(0), outcome: h.string(1), detail: h.stringOrNil(2)))
+                message.attempts.append(
+                    AttemptRecord(
+                        at: h.int64(0), outcome: h.string(1), detail: h.stringOrNil(2), sender: h.stringOrNil(3)))
             }
             return message
         }

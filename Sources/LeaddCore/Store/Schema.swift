@@ -146,6 +146,22 @@ enum Schema {
         CREATE INDEX messages_by_provider_id ON messages(provider_id, channel) WHERE provider_id IS NOT NULL;
         CREATE INDEX messages_by_recipient ON messages(recipient, tenant);
         """,
+        // 5: senders stored by sender.put (settings hold secret references only), the senders a
+        // tenant is bound to, and which sender each try went out through.
+        """
+        CREATE TABLE senders (
+            id TEXT PRIMARY KEY,
+            channel TEXT NOT NULL,
+            settings TEXT NOT NULL,
+            rate TEXT,
+            burst INTEGER,
+            concurrency INTEGER NOT NULL,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        ALTER TABLE tenants ADD COLUMN senders TEXT;
+        ALTER TABLE attempts ADD COLUMN sender TEXT;
+        """,
     ]
 
     /// Marks the file as leadd's, so a foreign SQLite database is refused rather than altered.

@@ -72,8 +72,9 @@ extension Integration {
         }
 
         @Test func kannelReportsAndAnInboundSAIR() throws {
-            let kannel = try KannelChannelTests.kannel()
             let port = try freePort()
+            let kannel = try KannelChannelTests.kannel(
+                moURL: "http://127.0.0.1:\(port)/kannel/inbound?from=%p&to=%P&text=%a&token=kannel-cb")
             let (daemon, _) = try Self.daemonWithWebhooks(
                 port: port,
                 channels: ChannelsThroughLeaddTests.kannelChannel(kannel, passwordFile: "password") + """
@@ -92,11 +93,12 @@ extension Integration {
             // A report without the shared token is refused.
             #expect(try Self.http("GET", port: port, path: "/kannel/dlr?id=\(first)&status=2").status == 403)
 
-            // The lead answers SAIR: Kannel's sms-service calls its get-url with %p and %a filled in.
-            let reply = try Self.http(
-                "GET", port: port, path: "/kannel/inbound?from=%2B5511987654321&to=1234&text=Sair&token=kannel-cb")
-            #expect(reply.status == 200)
-            #expect(try message(daemon, later)["state"] == "cancelled")
+            // The lead answers "Sair" from the phone: fakesmsc hands it to bearerbox as an MO
+            // message, and smsbox's sms-service calls its get-url with %p and %a filled in.
+            let mo = try #require(FileHandle(forWritingAtPath: kannel.directory + "/mo"))
+            mo.write(Data("+5511987654321 1234 text Sair\n".utf8))
+            try mo.close()
+            #expect(try daemon.eventually { try message(daemon, later)["state"] == "cancelled" })
             let suppressed = try daemon.call("suppression.list", JSONObject(["tenant": "acme"]))
             #expect(suppressed.serialized.contains("+5511987654321"))
             // Nothing more goes to that number.

@@ -7,8 +7,10 @@ import Testing
 /// with fakesmsc as the carrier (Tests/Peers/kannel/start). What reaches the carrier is read back
 /// from fakesmsc's log.
 @Suite(.serialized) struct KannelChannelTests {
-    static func kannel(name: String = #function) throws -> PeerProcess {
-        try PeerProcess("kannel/start", ["@DIR@", "@PORT@"], name: name) {
+    /// Kannel with fakesmsc as the carrier; with `moURL`, leads' messages written to the peer's
+    /// `mo` FIFO reach smsbox's sms-service, which calls that URL.
+    static func kannel(moURL: String? = nil, name: String = #function) throws -> PeerProcess {
+        try PeerProcess("kannel/start", ["@DIR@", "@PORT@"] + (moURL.map { [$0] } ?? []), name: name) {
             try "kannel-pass\n".write(toFile: $0 + "/password", atomically: true, encoding: .utf8)
         }
     }

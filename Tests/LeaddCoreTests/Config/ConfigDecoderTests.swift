@@ -136,6 +136,63 @@ import Testing
         #expect(DurationText.parse("5") == nil)
         #expect(DurationText.parse("5x") == nil)
     }
+
+    @Test func sendersAreDeclaredUnderTheirChannelAndNamedByTenants() throws {
+        let config = try decode(
+            """
+            channels:
+              whatsapp:
+                plugin: WhatsApp
+                settings: {phone_number_id: "100", access_token: {env: WA}}
+                senders:
+                  acme-wa:
+                    settings: {phone_number_id: "200", access_token: {file: /etc/leadd/acme}}
+                    rate: 80/s
+                    concurrency: 2
+                  beta-wa:
+                    rate: 50/min
+            tenants:
+              defaults:
+                senders: [beta-wa]
+              overrides:
+                acme:
+                  senders: [acme-wa]
+            """)
+        let senders = config.channels[0].senders
+        #expect(senders.map(\.id) == ["acme-wa", "beta-wa"])
+        #expect(senders[0].rate == Rate(count: 80, per: .seconds(1)))
+        #expect(senders[0].concurrency == 2)
+        #expect(senders[1].settingsJSON == "{}")
+        #expect(config.sender(id: "beta-wa")?.channel == "whatsapp")
+        #expect(config.tenants.settings(for: "acme").senders == ["acme-wa"])
+        #expect(config.tenants.settings(for: "other").senders == ["beta-wa"])
+        let merged = try senders[0].settings(over: config.channels[0].settingsJSON)
+        #expect(merged == #"{"phone_number_id":"200","access_token":{"file":"/etc/leadd/acme"}}"#)
+    }
+
+    @Test func sendersAreCheckedWhereTheyAreWritten() {
+        let unknown = error(
+            """
+            channels:
+              sms: {plugin: SMS, senders: {a: {rate: 1/s}}}
+            tenants:
+              overrides:
+                acme: {senders: [b]}
+            """)
+        #expect(unknown?.key == "tenants.overrides.acme.senders.0")
+        #expect(unknown?.reason.contains("no sender 'b'") == true)
+        let twice = error(
+            """
+            channels:
+              sms: {plugin: SMS, senders: {a: {rate: 1/s}}}
+              email: {plugin: Email, senders: {a: {}}}
+            """)
+        #expect(twice?.reason.contains("sender 'a' is declared twice (under sms and email)") == true)
+        let badID = error("channels:\n  sms: {plugin: SMS, senders: {'a b': {}}}\n")
+        #expect(badID?.reason.contains("sender id 'a b'") == true)
+        let badKey = error("channels:\n  sms: {plugin: SMS, senders: {a: {token: x}}}\n")
+        #expect(badKey?.key == "channels.sms.senders.a.token")
+    }
 }
 
 @Suite struct ScheduleConfigTests {
