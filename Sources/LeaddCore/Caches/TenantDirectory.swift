@@ -60,6 +60,7 @@ public final class TenantDirectory: Sendable {
                 if let v = t.burst { settings.burst = v }
                 if let v = t.weight { settings.weight = v }
                 if let v = t.senders { settings.senders = v }
+                if let v = t.optOutKeywords { settings.optOutKeywords = v }
             }
             s.resolved[id] = settings
             return settings

@@ -111,14 +111,17 @@ public enum ConfigDecoder {
             if let c = channels["whatsapp"] { config.whatsappChannel = try c.nonEmptyString() }
             if let c = channels["kannel"] { config.kannelChannel = try c.nonEmptyString() }
         }
-        if let f = keys["optout_keywords"] {
-            var words: [String: [String]] = [:]
-            for (language, list) in try f.orderedMapping() {
-                words[language] = try list.list().map { item throws(ConfigError) in try item.nonEmptyString() }
-            }
-            config.optOutKeywords = words
-        }
+        if let f = keys["optout_keywords"] { config.optOutKeywords = try decodeKeywords(f) }
         return config
+    }
+
+    /// Opt-out words by language: `{pt: [SAIR, PARAR], en: [STOP]}`.
+    static func decodeKeywords(_ field: YAMLField) throws(ConfigError) -> [String: [String]] {
+        var words: [String: [String]] = [:]
+        for (language, list) in try field.orderedMapping() {
+            words[language] = try list.list().map { item throws(ConfigError) in try item.nonEmptyString() }
+        }
+        return words
     }
 
     /// `access: {read: {users: [...], groups: [...]}, write: {...}}`, names or numeric ids.
@@ -299,7 +302,9 @@ public enum ConfigDecoder {
         _ field: YAMLField, over base: TenantSettings, schedules: [String: SendingWindow], senders: Set<String>
     ) throws(ConfigError) -> TenantSettings {
         var settings = base
-        let d = try field.mapping(allowed: ["rate", "burst", "weight", "schedule", "timezone", "country", "senders"])
+        let d = try field.mapping(allowed: [
+            "rate", "burst", "weight", "schedule", "timezone", "country", "senders", "optout_keywords",
+        ])
         if let f = d["country"] {
             let code = try f.string().uppercased()
             guard PhoneNumbers.isKnownRegion(code) else {
@@ -325,6 +330,7 @@ public enum ConfigDecoder {
         }
         if let f = d["burst"] { settings.burst = try f.int(in: 1...1_000_000) }
         if let f = d["weight"] { settings.weight = try f.int(in: 1...1000) }
+        if let f = d["optout_keywords"] { settings.optOutKeywords = try decodeKeywords(f) }
         if let f = d["senders"] {
             settings.senders = []
             for item in try f.list() {

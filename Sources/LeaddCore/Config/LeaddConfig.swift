@@ -140,6 +140,9 @@ public struct TenantSettings: Sendable, Equatable {
     /// The senders the tenant's messages go out through (on each channel, those of that channel);
     /// on a channel where it has none, the channel's own settings are used.
     public var senders: [String] = []
+    /// Opt-out words by language that count for this tenant's leads besides
+    /// `webhooks.optout_keywords` (a brand's own "NAO QUERO MAIS", say).
+    public var optOutKeywords: [String: [String]] = [:]
 
     public init() {}
 }

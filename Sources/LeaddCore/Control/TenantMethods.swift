@@ -5,7 +5,11 @@ import LeaddProtocol
 extension ControlService {
     func tenantPut(_ params: JSONObject) async throws(RPCError) -> JSONValue {
         let p = try Params(
-            params, allowed: ["id", "name", "country", "timezone", "schedule", "rate", "burst", "weight", "senders"])
+            params,
+            allowed: [
+                "id", "name", "country", "timezone", "schedule", "rate", "burst", "weight", "senders",
+                "optout_keywords",
+            ])
         var tenant = Tenant(id: try p.requiredString("id", maxLength: 128))
         tenant.name = try p.string("name", maxLength: 256)
         if let code = try p.string("country", maxLength: 8)?.uppercased() {
@@ -33,6 +37,7 @@ extension ControlService {
         tenant.burst = try p.integer("burst", in: 1...1_000_000)
         tenant.weight = try p.integer("weight", in: 1...1000)
         tenant.senders = try tenantSenders(p)
+        tenant.optOutKeywords = try keywords(p)
         let stored: Tenant
         do {
             stored = try await runtime.store.putTenant(tenant, now: runtime.clock.nowMilliseconds())
@@ -54,6 +59,7 @@ extension ControlService {
             o["burst"] = t.burst.map { .integer(Int64($0)) }
             o["weight"] = t.weight.map { .integer(Int64($0)) }
             o["senders"] = t.senders.map { .array($0.map { .string($0) }) }
+            o["optout_keywords"] = t.optOutKeywords.flatMap { try? JSONValue.parse(SQLiteQueueStore.keywordsJSON($0)) }
             o["created_at"] = .string(Timestamp.format(t.createdAt))
             o["updated_at"] = .string(Timestamp.format(t.updatedAt))
         }
@@ -161,5 +167,26 @@ extension ControlService {
         var result = JSONObject(["suppressions": .array(rows)])
         if page.count == limit, let last = page.last { result["next"] = .string(last.address) }
         return .object(result)
+    }
+}
+
+extension ControlService {
+    /// tenant.put's `optout_keywords`: `{language: [words]}`, each word non-empty.
+    func keywords(_ p: Params) throws(RPCError) -> [String: [String]]? {
+        guard let object = try p.object("optout_keywords") else { return nil }
+        var words: [String: [String]] = [:]
+        for (language, list) in object {
+            let field = "optout_keywords.\(language)"
+            guard language.count <= 16, case .array(let items) = list else {
+                throw .invalidParams(field: field, "must be a list of words under a language code (like pt)")
+            }
+            words[language] = try items.enumerated().map { (index, item) throws(RPCError) -> String in
+                guard case .string(let word) = item, !OptOutKeywords.normalized(word).isEmpty, word.count <= 64 else {
+                    throw .invalidParams(field: "\(field)[\(index)]", "must be a word of 1-64 characters")
+                }
+                return word
+            }
+        }
+        return words
     }
 }

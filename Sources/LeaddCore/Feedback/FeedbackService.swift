@@ -50,8 +50,13 @@ public final class FeedbackService: Sendable {
                 type: "inbound", at: message.at, channel: message.channel, tenant: tenant,
                 detail: "from \(address): \(message.text.prefix(500))")
         ])
-        let keywords = OptOutKeywords(runtime.config.current.webhooks?.optOutKeywords ?? WebhookConfig().optOutKeywords)
-        guard keywords.matches(message.text), let tenant else { return nil }
+        guard let tenant else { return nil }
+        // The tenant's own words count besides the installation's.
+        var words = runtime.config.current.webhooks?.optOutKeywords ?? WebhookConfig().optOutKeywords
+        for (language, own) in runtime.rules.settings(for: tenant, runtime.config).optOutKeywords {
+            words[language, default: []] += own
+        }
+        guard OptOutKeywords(words).matches(message.text) else { return nil }
         return try await optOut(
             tenant: tenant, address: address, channel: message.channel, at: message.at,
             reason: "opted out by replying '\(message.text.prefix(40))'")

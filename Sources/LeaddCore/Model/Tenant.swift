@@ -15,6 +15,8 @@ public struct Tenant: Sendable, Equatable {
     public var weight: Int?
     /// Sender ids the tenant's messages go out through; nil: the config's.
     public var senders: [String]?
+    /// Opt-out words of its own by language; nil: the config's.
+    public var optOutKeywords: [String: [String]]?
     public var createdAt: Int64 = 0
     public var updatedAt: Int64 = 0
 

@@ -1,4 +1,5 @@
 // Tenants and suppressions in the embedded store.
+import LeaddProtocol
 
 extension SQLiteQueueStore {
     public func putTenant(_ tenant: Tenant, now: Int64) async throws -> Tenant {
@@ -6,10 +7,10 @@ extension SQLiteQueueStore {
             let s = try db.statement(
                 """
                 INSERT INTO tenants(id, name, country, timezone, schedule, rate, burst, weight, created_at, updated_at,
-                    senders)
-                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)
+                    senders, optout_keywords)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11)
                 ON CONFLICT(id) DO UPDATE SET name = ?2, country = ?3, timezone = ?4, schedule = ?5, rate = ?6,
-                    burst = ?7, weight = ?8, updated_at = ?9, senders = ?10
+                    burst = ?7, weight = ?8, updated_at = ?9, senders = ?10, optout_keywords = ?11
                 RETURNING created_at
                 """)
             s.bind(1, tenant.id)
@@ -23,6 +24,7 @@ extension SQLiteQueueStore {
             s.bind(9, now)
             // Sender ids cannot hold a comma.
             s.bind(10, tenant.senders?.joined(separator: ","))
+            s.bind(11, tenant.optOutKeywords.map(Self.keywordsJSON))
             defer { s.reset() }
             var stored = tenant
             stored.createdAt = try s.step() ? s.int64(0) : now
@@ -32,7 +34,7 @@ extension SQLiteQueueStore {
     }
 
     private static let tenantColumns =
-        "id, name, country, timezone, schedule, rate, burst, weight, created_at, updated_at, senders"
+        "id, name, country, timezone, schedule, rate, burst, weight, created_at, updated_at, senders, optout_keywords"
 
     private static func tenant(_ s: SQLiteStatement) -> Tenant {
         var t = Tenant(id: s.string(0))
@@ -46,7 +48,21 @@ extension SQLiteQueueStore {
         t.createdAt = s.int64(8)
         t.updatedAt = s.int64(9)
         t.senders = s.stringOrNil(10).map { $0.split(separator: ",").map(String.init) }
+        t.optOutKeywords = s.stringOrNil(11).flatMap(Self.keywords)
         return t
+    }
+
+    static func keywordsJSON(_ words: [String: [String]]) -> String {
+        var o = JSONObject()
+        for (language, list) in words.sorted(by: { $0.key < $1.key }) { o[language] = .array(list.map { .string($0) }) }
+        return JSONValue.object(o).serialized
+    }
+
+    static func keywords(_ text: String) -> [String: [String]]? {
+        guard case .object(let o) = try? JSONValue.parse(text) else { return nil }
+        var words: [String: [String]] = [:]
+        for (language, list) in o { words[language] = list.arrayValue?.compactMap(\.stringValue) ?? [] }
+        return words
     }
 
     public func tenant(id: String) async throws -> Tenant? {

@@ -147,7 +147,7 @@ enum Schema {
         CREATE INDEX messages_by_recipient ON messages(recipient, tenant);
         """,
         // 5: senders stored by sender.put (settings hold secret references only), the senders a
-        // tenant is bound to, and which sender each try went out through.
+        // tenant is bound to and its own opt-out words, and which sender each try went out through.
         """
         CREATE TABLE senders (
             id TEXT PRIMARY KEY,
@@ -160,6 +160,7 @@ enum Schema {
             updated_at INTEGER NOT NULL
         ) WITHOUT ROWID;
         ALTER TABLE tenants ADD COLUMN senders TEXT;
+        ALTER TABLE tenants ADD COLUMN optout_keywords TEXT;
         ALTER TABLE attempts ADD COLUMN sender TEXT;
         """,
     ]

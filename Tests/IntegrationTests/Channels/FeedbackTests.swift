@@ -1,4 +1,5 @@
 import Foundation
+import LeaddClient
 import LeaddProtocol
 import Testing
 
@@ -270,6 +271,49 @@ extension Integration {
             #expect(suppressed.serialized.contains("ana@example.org"))
             let second = try #require(messages.last?["id"]?.stringValue)
             #expect(try message(daemon, second)["state"] == "cancelled")
+        }
+
+        /// A tenant's own opt-out words count for its leads only, besides the installation's.
+        @Test func aTenantsOwnOptOutWords() throws {
+            let (daemon, port) = try Self.daemonWithWebhooks(
+                channels: """
+                          sms:
+                            plugin: TestChannel
+                            settings:
+                              file: "@SENT@"
+                    """)
+            _ = try daemon.call(
+                "tenant.put",
+                try JSONValue.parse(#"{"id":"acme","optout_keywords":{"pt":["Não quero mais"]}}"#).objectValue
+                    ?? JSONObject())
+            #expect(
+                try daemon.call("tenant.get", JSONObject(["id": "acme"]))["optout_keywords"]?["pt"]
+                    == .array(["Não quero mais"]))
+            let later = "2031-01-01T00:00:00Z"
+            let acme = try #require(
+                try daemon.call("message.send", sendParams(to: "+5511911110000", key: "a", sendAt: later))["id"]?
+                    .stringValue)
+            let other = try #require(
+                try daemon.call(
+                    "message.send", sendParams(tenant: "beta", to: "+5511922220000", key: "b", sendAt: later))["id"]?
+                    .stringValue)
+            func reply(_ from: String, _ text: String) throws -> Int {
+                let query =
+                    "from=\(from.replacingOccurrences(of: "+", with: "%2B"))&to=1234&text=\(text)&token=kannel-cb"
+                return try Self.http("GET", port: port, path: "/kannel/inbound?" + query).status
+            }
+            #expect(try reply("+5511922220000", "nao+quero+mais") == 200)
+            #expect(try message(daemon, other)["state"] == "scheduled")
+            #expect(try reply("+5511911110000", "NAO+QUERO+MAIS!") == 200)
+            #expect(try message(daemon, acme)["state"] == "cancelled")
+            do {
+                _ = try daemon.call(
+                    "tenant.put",
+                    try JSONValue.parse(#"{"id":"acme","optout_keywords":{"pt":[""]}}"#).objectValue ?? JSONObject())
+                Issue.record("an empty opt-out word was accepted")
+            } catch let ClientError.refused(_, message, _) {
+                #expect(message.contains("optout_keywords.pt[0]"), "\(message)")
+            }
         }
     }
 }

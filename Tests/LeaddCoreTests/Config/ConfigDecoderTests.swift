@@ -157,6 +157,7 @@ import Testing
               overrides:
                 acme:
                   senders: [acme-wa]
+                  optout_keywords: {pt: [NAO QUERO]}
             """)
         let senders = config.channels[0].senders
         #expect(senders.map(\.id) == ["acme-wa", "beta-wa"])
@@ -166,6 +167,7 @@ import Testing
         #expect(config.sender(id: "beta-wa")?.channel == "whatsapp")
         #expect(config.tenants.settings(for: "acme").senders == ["acme-wa"])
         #expect(config.tenants.settings(for: "other").senders == ["beta-wa"])
+        #expect(config.tenants.settings(for: "acme").optOutKeywords == ["pt": ["NAO QUERO"]])
         let merged = try senders[0].settings(over: config.channels[0].settingsJSON)
         #expect(merged == #"{"phone_number_id":"200","access_token":{"file":"/etc/leadd/acme"}}"#)
     }
