@@ -151,7 +151,7 @@ extension ControlService {
     func campaignSetState(_ params: JSONObject, to state: CampaignState) async throws(RPCError) -> JSONValue {
         let p = try Params(params, allowed: ["id"])
         let id = try p.requiredString("id", maxLength: 128)
-        let moved: Int
+        var moved: Int
         do {
             moved = try await runtime.store.setCampaignState(id: id, to: state, now: runtime.clock.nowMilliseconds())
         } catch CampaignStoreError.notFound {
@@ -163,7 +163,16 @@ extension ControlService {
         }
         runtime.rules.campaigns.setState(id, state)
         if state != .active {
-            for channel in runtime.channels { channel.dispatcher?.forget(campaign: id) }
+            for channel in runtime.channels {
+                // Messages already claimed for the next moments are held or cancelled with the rest.
+                guard let held = await channel.dispatcher?.forget(campaign: id), !held.isEmpty else { continue }
+                do {
+                    try await runtime.store.release(held, to: state == .paused ? .paused : .cancelled)
+                    moved += held.count
+                } catch {
+                    throw storeFailure(error)
+                }
+            }
         }
         logger.notice("campaign \(id) \(state.rawValue): \(moved) messages")
         let key = state == .active ? "resumed" : state == .paused ? "paused" : "cancelled"

@@ -37,6 +37,9 @@ public final class ChannelDispatcher: Sendable {
     private let gate = Locked(SenderGate())
     /// The senders' plugin instances; nil when this dispatcher cannot start plugins (senders unused).
     private let accounts: SenderAccounts?
+    /// Claims messages just before they are due (lock order: horizon, then prefetch).
+    private let prefetch: ClaimPrefetch
+    private let prefetchWaker = Waker()
 
     /// What one pick chose: the rows, and the sender each goes through (absent: the channel's own).
     struct Pick {
@@ -74,6 +77,10 @@ public final class ChannelDispatcher: Sendable {
         logger[metadataKey: "channel"] = .string(name)
         self.logger = logger
         self.accounts = startPlugin.map { SenderAccounts(start: $0, logger: logger) }
+        let channel = config.current.channel(named: name)
+        self.prefetch = ClaimPrefetch(
+            channel: name, store: store,
+            capacity: max(1_000, 2 * (channel?.batchSize ?? 100) * (channel?.concurrency ?? 1)))
         // Registered before the first read of the queue, so no row committed after it is missed.
         store.observeQueue { [weak self] rows in self?.noted(rows) }
     }
@@ -84,12 +91,14 @@ public final class ChannelDispatcher: Sendable {
         let now = clock.nowMilliseconds()
         horizon.withLock { $0.noted(mine, now: now) }
         waker.wake()
+        prefetchWaker.wake()
     }
 
     /// Runs until the task is cancelled; then finishes the batches in flight and returns.
     public func run() async {
         await loadLanes()
         await withDiscardingTaskGroup { group in
+            group.addTask { await self.prefetchLoop() }
             while !Task.isCancelled {
                 beat()
                 let settings = config.current.channel(named: name)
@@ -163,7 +172,7 @@ public final class ChannelDispatcher: Sendable {
                 }
                 let batch: [ClaimedMessage]
                 do {
-                    batch = try await store.claim(channel: name, picks)
+                    batch = try await prefetch.take(picks)
                 } catch {
                     horizon.withLock { $0.putBack(picks) }
                     if tokens != nil { bucket.withLock { $0?.giveBack(picks.count, now: now) } }
@@ -196,6 +205,14 @@ public final class ChannelDispatcher: Sendable {
                 }
             }
             // Cancelled: the discarding group waits for the batches in flight, which finish and are recorded.
+        }
+        // What was claimed ahead goes back to the queue (a crash would do the same at the restart).
+        let unsent = await prefetch.takeAll(campaign: nil)
+        do {
+            try await store.release(unsent, to: .scheduled)
+        } catch {
+            logger.error(
+                "cannot give back \(unsent.count) messages claimed ahead; they are due again at the next start")
         }
     }
 
@@ -341,8 +358,73 @@ public final class ChannelDispatcher: Sendable {
     }
 
     /// Drops what the horizon holds of a campaign that was paused or cancelled (its rows have
-    /// left the store's queue; a resume queues them again).
-    public func forget(campaign: String) { horizon.withLock { $0.forget(campaign: campaign) } }
+    /// left the store's queue; a resume queues them again), and returns its messages that were
+    /// claimed ahead, for the caller to hold or cancel with the rest.
+    public func forget(campaign: String) async -> [ClaimedMessage] {
+        horizon.withLock { $0.forget(campaign: campaign) }
+        return await prefetch.takeAll(campaign: campaign)
+    }
+
+    /// Claims the messages due within the prefetch lead that may go then (active campaign, open
+    /// window), while the channel's breaker is closed.
+    private func prefetchLoop() async {
+        while !Task.isCancelled {
+            let now = clock.nowMilliseconds()
+            let (room, known) = prefetch.room()
+            var rows: [QueuedRow] = []
+            if room > 0, breaker.withLock({ $0.state == .closed }) {
+                let rules = self.rules
+                let config = self.config
+                let current = config.current
+                let prefetch = self.prefetch
+                // This channel's senders, and those that cannot send now (taken before the horizon's lock).
+                let (senders, stopped) = gate.withLock { gate in
+                    (
+                        Set(gate.slots.keys),
+                        Set(gate.slots.filter { !$0.value.ready || $0.value.breaker.state != .closed }.keys)
+                    )
+                }
+                // A tenant out of tokens would keep what was claimed for it waiting: claim no more
+                // ahead for it than its bucket holds.
+                var allowance: [String: Int] = [:]
+                rows = horizon.withLock { horizon in
+                    let found = horizon.upcoming(
+                        after: now, through: now + ClaimPrefetch.lead, limit: room, skip: { known.contains($0) }
+                    ).filter { row in
+                        var campaign: Campaign?
+                        if !row.lane.campaign.isEmpty {
+                            guard let c = rules.campaigns.campaign(row.lane.campaign), c.state == .active else {
+                                return false
+                            }
+                            campaign = c
+                        }
+                        let tenant = rules.settings(for: row.lane.tenant, config)
+                        // A tenant whose senders here are all stopped waits without a claim.
+                        let own = tenant.senders.filter { senders.contains($0) }
+                        if !own.isEmpty && own.allSatisfy({ stopped.contains($0) }) { return false }
+                        let left =
+                            allowance[row.lane.tenant]
+                            ?? rules.tenantBuckets.available(
+                                row.lane.tenant, rate: tenant.rate, burst: tenant.burst, now: now)
+                        guard left > 0 else { return false }
+                        allowance[row.lane.tenant] = left - 1
+                        return rules.windowClosedUntil(
+                            tenant: tenant, campaign: campaign, zone: row.lane.zone, config: current,
+                            now: row.entry.dueAt) == nil
+                    }
+                    prefetch.reserve(found)
+                    return found
+                }
+            }
+            if !rows.isEmpty {
+                await prefetch.claim(rows)
+                continue
+            }
+            let next = horizon.withLock { $0.nextWake() } ?? (now + 1_000)
+            let until = next == .min ? now + 5 : max(next - ClaimPrefetch.lead, now + 5)
+            await prefetchWaker.wait(upTo: .milliseconds(min(until - now, 1_000)))
+        }
+    }
 
     /// Sleeps until `time` (never longer than the idle maximum), or until woken.
     private func sleep(until time: Int64, now: Int64) async {
@@ -569,7 +651,7 @@ public final class ChannelDispatcher: Sendable {
         guard !picks.isEmpty else { return false }
         let claimed: [ClaimedMessage]
         do {
-            claimed = try await store.claim(channel: name, picks)
+            claimed = try await prefetch.take(picks)
         } catch {
             horizon.withLock { $0.putBack(picks) }
             logger.error("cannot claim messages to reroute: \(error)")

@@ -317,6 +317,24 @@ public struct HorizonQueue: Sendable {
         return next
     }
 
+    /// Up to `limit` held entries due after `after` and by `through`, earliest first, without
+    /// taking them (`skip` leaves out those already being looked after).
+    public func upcoming(after: Int64, through: Int64, limit: Int, skip: (Int64) -> Bool) -> [QueuedRow] {
+        var found: [QueuedRow] = []
+        for (key, lane) in lanes {
+            var i = lane.head
+            while i < lane.entries.count, lane.entries[i].dueAt <= through {
+                let entry = lane.entries[i]
+                if entry.dueAt > after && !skip(entry.id) {
+                    found.append(QueuedRow(channel: channel, lane: key, entry: entry))
+                }
+                i += 1
+            }
+        }
+        guard found.count > limit else { return found.sorted { $0.entry < $1.entry } }
+        return Array(found.sorted { $0.entry < $1.entry }.prefix(limit))
+    }
+
     /// Entries held in memory.
     public var held: Int { lanes.values.reduce(0) { $0 + $1.count } }
 

@@ -22,6 +22,10 @@ public protocol QueueStore: CampaignStore, FeedbackStore, SenderStore {
     /// Calls `observer` with every row that enters the queue, once its transaction has committed.
     func observeQueue(_ observer: @escaping @Sendable ([QueuedRow]) -> Void)
 
+    /// Gives claimed messages back without a try or a history entry: queued again at their due
+    /// time (`scheduled`), or held with their paused campaign, or cancelled with it.
+    func release(_ messages: [ClaimedMessage], to state: MessageState) async throws
+
     /// Records outcomes of claimed messages, with one history entry each.
     func record(_ outcomes: [DeliveryOutcome]) async throws
 

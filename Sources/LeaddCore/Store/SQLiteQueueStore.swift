@@ -16,6 +16,7 @@ public final class SQLiteQueueStore: QueueStore {
     public let path: String
     let writer: SQLiteWorker
     let reader: SQLiteWorker
+    private let checkpointer: SQLiteCheckpointer
     private let counts: CountsCache
     private let queueObservers = QueueObservers()
 
@@ -30,6 +31,7 @@ public final class SQLiteQueueStore: QueueStore {
         try Self.migrate(writeConnection, from: version)
         let readConnection = try SQLiteConnection(path: path)
         try readConnection.execute("PRAGMA query_only = ON")
+        checkpointer = try SQLiteCheckpointer(path: path)
 
         let initial = try Self.loadCounts(writeConnection)
         let counts = CountsCache(initial)
@@ -55,6 +57,9 @@ public final class SQLiteQueueStore: QueueStore {
         try db.execute("PRAGMA synchronous = \(synchronous == .full ? "FULL" : "NORMAL")")
         try db.execute("PRAGMA cache_size = -32768")
         try db.execute("PRAGMA temp_store = MEMORY")
+        try db.execute("PRAGMA wal_autocheckpoint = \(SQLiteCheckpointer.writerThreshold)")
+        // A log that grew while checkpoints lagged is cut back to this size once it is reset.
+        try db.execute("PRAGMA journal_size_limit = 67108864")
     }
 
     /// The schema version of a leadd database (0 for an empty file); throws for anything else.
@@ -254,6 +259,29 @@ public final class SQLiteQueueStore: QueueStore {
             var entries: [QueueEntry] = []
             while try s.step() { entries.append(QueueEntry(dueAt: s.int64(0), id: s.int64(1))) }
             return entries
+        }
+    }
+
+    public func release(_ messages: [ClaimedMessage], to state: MessageState) async throws {
+        guard !messages.isEmpty else { return }
+        precondition([.scheduled, .paused, .cancelled].contains(state), "release to \(state)")
+        try await writer.submit { db, deltas in
+            let update = try db.statement("UPDATE messages SET state = ? WHERE id = ? AND state = 1")
+            let queue = try db.statement(Self.queueInsert)
+            for m in messages {
+                update.reset()
+                update.bind(1, Int64(state.rawValue))
+                update.bind(2, m.id)
+                try update.run()
+                guard db.changes == 1 else { continue }
+                deltas.move(m.channel, from: .inflight, to: state)
+                guard state == .scheduled else { continue }
+                let lane = QueueLane(
+                    priority: m.priority, tenant: m.tenant, zone: m.timeZone ?? "", campaign: m.campaign ?? "")
+                try Self.addToQueue(
+                    QueuedRow(channel: m.channel, lane: lane, entry: QueueEntry(dueAt: m.dueAt, id: m.id)), queue,
+                    &deltas)
+            }
         }
     }
 
@@ -539,6 +567,7 @@ public final class SQLiteQueueStore: QueueStore {
     public func close() async {
         writer.stop()
         reader.stop()
+        checkpointer.stop()
     }
 }
 

@@ -22,6 +22,17 @@ public final class RateBuckets: Sendable {
         }
     }
 
+    /// Tokens `key` has at `now`, without taking any; no rate means no limit.
+    public func available(_ key: String, rate: Rate?, burst: Int?, now: Int64) -> Int {
+        guard let rate else { return .max }
+        return buckets.withLock { buckets in
+            guard let bucket = buckets[key], bucket.rate == rate, burst == nil || bucket.burst == burst else {
+                return TokenBucket(rate: rate, burst: burst, now: now).burst
+            }
+            return bucket.available(now: now)
+        }
+    }
+
     /// Returns a token taken for a message that did not go after all.
     public func giveBack(_ key: String, now: Int64) {
         buckets.withLock { $0[key]?.giveBack(1, now: now) }

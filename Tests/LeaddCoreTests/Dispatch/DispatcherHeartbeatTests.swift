@@ -52,6 +52,7 @@ extension StuckStore {
     func putTenant(_ tenant: Tenant, now: Int64) async throws -> Tenant { tenant }
     func tenant(id: String) async throws -> Tenant? { nil }
     func tenants(after: String, limit: Int) async throws -> [Tenant] { [] }
+    func release(_ messages: [ClaimedMessage], to state: MessageState) async throws {}
     func putSender(_ sender: Sender, now: Int64) async throws -> Sender { sender }
     func senders(after: String, limit: Int) async throws -> [Sender] { [] }
     func createCampaign(_ campaign: Campaign, now: Int64) async throws -> Campaign { campaign }

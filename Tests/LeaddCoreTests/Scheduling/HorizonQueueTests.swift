@@ -22,6 +22,16 @@ import Testing
         q.pick(now: now, limit: limit, weight: { weights[$0] ?? 1 }, permit: { _ in .granted }).picks
     }
 
+    @Test func upcomingEntriesArePeekedNotTaken() {
+        var q = queue([(lane("a"), 5), (lane("a"), 50), (lane("b"), 120), (lane("b"), 40), (lane("c"), 500)])
+        let soon = q.upcoming(after: 10, through: 150, limit: 10, skip: { _ in false })
+        #expect(soon.map(\.entry.dueAt) == [40, 50, 120])
+        #expect(q.upcoming(after: 10, through: 150, limit: 2, skip: { _ in false }).map(\.entry.dueAt) == [40, 50])
+        #expect(q.upcoming(after: 10, through: 150, limit: 10, skip: { $0 == 1 }).map(\.entry.dueAt) == [40, 120])
+        // Nothing was taken: they are all still there to pick when due.
+        #expect(pick(&q, now: 150, limit: 10).count == 4)
+    }
+
     @Test func aSmallTenantIsNotDelayedByABigOne() {
         var q = queue(
             Array(repeating: (lane("big"), 0), count: 10_000) + Array(repeating: (lane("small"), 5), count: 10))

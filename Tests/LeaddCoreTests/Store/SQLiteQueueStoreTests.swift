@@ -14,6 +14,58 @@ import Testing
             tenant: "acme", channel: channel, to: to, contentJSON: #"{"text":"hi"}"#, dueAt: due, idempotencyKey: key)
     }
 
+    @Test func releasedClaimsGoBackToTheQueueOrStayWithTheirCampaign() async throws {
+        let store = try SQLiteQueueStore(path: path)
+        let ids = try await store.enqueue([message(), message("+5511900000001"), message("+5511900000002")], now: 500)
+        let claimed = try await store.claimDue(channel: "sms", now: 1_000, limit: 10)
+        #expect(claimed.count == 3)
+        try await store.release([claimed[0]], to: .scheduled)
+        try await store.release([claimed[1]], to: .paused)
+        try await store.release([claimed[2]], to: .cancelled)
+        #expect(try await store.message(id: ids[0].id)?.state == .scheduled)
+        #expect(try await store.message(id: ids[1].id)?.state == .paused)
+        #expect(try await store.message(id: ids[2].id)?.state == .cancelled)
+        // No try was used and no history written.
+        #expect(try await store.message(id: ids[0].id)?.attempts.isEmpty == true)
+        #expect(try await store.message(id: ids[0].id)?.attemptCount == 0)
+        // Only the released-to-queue one can be claimed again, at its own due time.
+        let again = try await store.claimDue(channel: "sms", now: 1_000, limit: 10)
+        #expect(again.map(\.id) == [ids[0].id])
+        #expect(again.first?.dueAt == 1_000)
+        // A message no longer in flight is left alone.
+        try await store.release([claimed[2]], to: .scheduled)
+        #expect(try await store.message(id: ids[2].id)?.state == .cancelled)
+        let stats = await store.stats()
+        #expect(stats.total[.inflight] == 1)
+        #expect(stats.total[.paused] == 1)
+    }
+
+    @Test func claimsMadeAheadAreHandedOutOnceAndGivenBack() async throws {
+        let store = try SQLiteQueueStore(path: path)
+        let ids = try await store.enqueue(
+            [message(due: 1_050), message("+5511900000001", due: 1_080), message("+5511900000002", due: 1_090)],
+            now: 500)
+        let lane = QueueLane(priority: .normal, tenant: "acme")
+        let rows = zip(ids, [1_050, 1_080, 1_090] as [Int64]).map {
+            QueuedRow(channel: "sms", lane: lane, entry: QueueEntry(dueAt: $1, id: $0.id))
+        }
+        let prefetch = ClaimPrefetch(channel: "sms", store: store, capacity: 2)
+        #expect(prefetch.room().0 == 2)
+        prefetch.reserve(Array(rows.prefix(2)))
+        #expect(prefetch.room() == (0, Set(ids.prefix(2).map(\.id))))
+        await prefetch.claim(Array(rows.prefix(2)))
+        #expect(try await store.message(id: ids[0].id)?.state == .inflight)
+        // At the due time: the first comes from what was claimed ahead, the third is claimed now.
+        let taken = try await prefetch.take([rows[0], rows[2]])
+        #expect(Set(taken.map(\.id)) == [ids[0].id, ids[2].id])
+        #expect(try await prefetch.take([rows[0]]).isEmpty)
+        // The second is given back (a shutdown, or its campaign paused) and can be claimed again.
+        let left = await prefetch.takeAll(campaign: nil)
+        #expect(left.map(\.id) == [ids[1].id])
+        try await store.release(left, to: .scheduled)
+        #expect(try await prefetch.take([rows[1]]).map(\.id) == [ids[1].id])
+    }
+
     @Test func enqueueClaimAndSendMovesThroughStates() async throws {
         let store = try SQLiteQueueStore(path: path)
         let ids = try await store.enqueue([message(), message("+5511900000000")], now: 500)
