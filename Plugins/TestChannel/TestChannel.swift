@@ -85,25 +85,34 @@ final class TestChannel: ChannelPlugin {
             }
             results.append((message.token, result))
         }
-        // Recorded lines reach the kernel before the messages are reported delivered, so a
-        // kill -9 of the daemon never loses a delivery that leadd was told about.
-        output.withLock { handle in
-            guard let handle, !lines.isEmpty else { return }
-            fputs(lines, handle)
-            fflush(handle)
-        }
         let host = self.host
         let completed = results
-        let finish: @Sendable () -> Void = {
-            for (token, result) in completed { host.complete(token, result) }
-        }
-        if settings.delayMilliseconds > 0 {
-            DispatchQueue.global().asyncAfter(
-                deadline: .now() + .milliseconds(settings.delayMilliseconds), execute: finish)
-        } else {
-            finish()
+        let output = self.output
+        let delay = settings.delayMilliseconds
+        let recorded = lines
+        // The file is written on the plugin's own queue, as a plugin does its I/O: the caller's
+        // thread is leadd's, and a write held up by a busy disk must not hold up its dispatch.
+        // Recorded lines reach the kernel before the messages are reported delivered, so a
+        // kill -9 of the daemon never loses a delivery that leadd was told about.
+        Self.writer.async {
+            output.withLock { handle in
+                guard let handle, !recorded.isEmpty else { return }
+                fputs(recorded, handle)
+                fflush(handle)
+            }
+            let finish: @Sendable () -> Void = {
+                for (token, result) in completed { host.complete(token, result) }
+            }
+            if delay > 0 {
+                DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(delay), execute: finish)
+            } else {
+                finish()
+            }
         }
     }
+
+    /// One queue for every instance keeps each file's lines in the order they were sent.
+    static let writer = DispatchQueue(label: "leadd-test-channel-writer")
 
     func healthProblem() -> String? {
         let down = settings.unavailable || settings.unavailableWhile.map { access($0, F_OK) == 0 } ?? false

@@ -20,6 +20,8 @@ final class SQLiteCheckpointer: @unchecked Sendable {
 
     init(path: String, interval: TimeInterval = 0.2) throws {
         connection = try SQLiteConnection(path: path)
+        // How long a restart checkpoint may wait for the transaction under way to end.
+        try connection.execute("PRAGMA busy_timeout = 200")
         self.interval = interval
         let thread = Thread { [self] in self.loop() }
         thread.name = "leadd-store-checkpointer"
@@ -39,9 +41,25 @@ final class SQLiteCheckpointer: @unchecked Sendable {
             condition.unlock()
             // A failure (disk full, a reader holding old frames) is tried again next time; the
             // writer reports disk trouble on its own.
-            _ = try? connection.scalar("PRAGMA wal_checkpoint(PASSIVE)")
+            checkpoint()
         }
     }
+
+    /// Under steady writes a passive checkpoint never finds the log fully copied with nobody
+    /// in it, so the log is never started over and grows with every write. Once it is past
+    /// `restartFrames`, a restart checkpoint (after the passive one has copied nearly all of it)
+    /// holds writers back for the last frames only, and the next commit starts the log afresh.
+    private func checkpoint() {
+        guard let statement = try? connection.statement("PRAGMA wal_checkpoint(PASSIVE)") else { return }
+        defer { statement.reset() }
+        guard (try? statement.step()) == true else { return }
+        let frames = statement.int64(1)
+        statement.reset()
+        if frames > Self.restartFrames { _ = try? connection.scalar("PRAGMA wal_checkpoint(RESTART)") }
+    }
+
+    /// 16 MiB of 4 KiB pages.
+    static let restartFrames: Int64 = 4_096
 
     func stop() {
         condition.lock()
