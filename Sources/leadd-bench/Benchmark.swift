@@ -205,18 +205,15 @@ struct Benchmark: ParsableCommand {
                 String(format: "%.2f / %.2f / %.2f ms", timer.p50, timer.p99, timer.max), "machine noise", "",
             ],
         ]
-        rows.append(
-            contentsOf: try channelRows(binaries, directory).map {
-                [$0[0], $0[1], $0[2...].joined(separator: ", "), ""]
-            })
         if startedEarly {
             rows.append(["note: the import ran past the due time; dispatch overlapped it", "", "", ""])
         }
+        // Each plugin once, against its peer (a second run in the same directory would find the
+        // first one's records).
+        let channels = try channelRows(binaries, directory)
         printTable(["measure", "leadd", "ratio", "target"], rows)
         print()
-        printTable(
-            ["channel plugin -> local peer", "leadd", "leadd CPU", "peer CPU", "bottleneck"],
-            try channelRows(binaries, directory))
+        printTable(["channel plugin -> local peer", "leadd", "leadd CPU", "peer CPU", "bottleneck"], channels)
     }
 
     /// One row per channel plugin: its rate against its peer, the CPU each side used, and which
