@@ -39,6 +39,20 @@ public final class TenantDirectory: Sendable {
     /// (hits, misses) of the resolved-settings memory, for status.
     public var lookups: (hits: Int, misses: Int) { state.withLock { ($0.hits, $0.misses) } }
 
+    /// Tenants bound to `sender` by name, stored or in the config's overrides; nil when the
+    /// defaults bind every tenant to it (then it names no one tenant).
+    public func bound(to sender: String, config: LeaddConfig) -> Set<String>? {
+        if config.tenants.defaults.senders.contains(sender) { return nil }
+        var ids = Set(config.tenants.overrides.filter { $0.value.senders.contains(sender) }.keys)
+        state.withLock { s in
+            for (id, tenant) in s.stored {
+                guard let own = tenant.senders else { continue }
+                if own.contains(sender) { ids.insert(id) } else { ids.remove(id) }
+            }
+        }
+        return ids
+    }
+
     /// What `id` is held to under `config` (of the given generation).
     public func settings(for id: String, config: LeaddConfig, generation: Int) -> TenantSettings {
         state.withLock { s in

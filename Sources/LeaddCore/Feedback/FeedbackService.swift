@@ -3,6 +3,7 @@
 // inbound opt-out word, or a one-click unsubscribe, suppresses the address for its tenant and
 // cancels what was still to be sent to it. Each is published as an event and counted.
 import Foundation
+import LeaddProtocol
 import Logging
 
 public final class FeedbackService: Sendable {
@@ -41,10 +42,12 @@ public final class FeedbackService: Sendable {
     }
 
     /// Publishes an inbound message and, when it is an opt-out word, unsubscribes its sender from
-    /// the tenant that last wrote to it. Returns the opt-out, if there was one.
+    /// the tenant it wrote to: the one whose own sender has the number it was sent to, else the
+    /// one that last wrote to it. Returns the opt-out, if there was one.
     public func inbound(_ message: InboundMessage) async throws -> OptOutApplied? {
         let address = normalized(message.from, channel: message.channel)
-        let tenant = try await runtime.store.lastSender(to: address, channel: message.channel)
+        var tenant = message.to.flatMap { owner(of: $0, channel: message.channel) }
+        if tenant == nil { tenant = try await runtime.store.lastSender(to: address, channel: message.channel) }
         _ = runtime.events.publish([
             LeaddEvent(
                 type: "inbound", at: message.at, channel: message.channel, tenant: tenant,
@@ -60,6 +63,25 @@ public final class FeedbackService: Sendable {
         return try await optOut(
             tenant: tenant, address: address, channel: message.channel, at: message.at,
             reason: "opted out by replying '\(message.text.prefix(40))'")
+    }
+
+    /// The tenant whose sender on `channel` sends from `number` (its `from`, `phone_number_id` or
+    /// `display_phone_number` setting, digits compared), when exactly one tenant is bound to it.
+    func owner(of number: String, channel: String) -> String? {
+        let digits = number.filter(\.isNumber)
+        guard !digits.isEmpty else { return nil }
+        let config = runtime.config.current
+        for sender in runtime.rules.senders.senders(channel: channel, config: config) {
+            guard case .object(let settings) = try? JSONValue.parse(sender.settingsJSON) else { continue }
+            let identities = ["from", "phone_number_id", "display_phone_number"].compactMap {
+                settings[$0]?.stringValue?.filter(\.isNumber)
+            }
+            guard identities.contains(digits),
+                let tenants = runtime.rules.tenants.bound(to: sender.id, config: config), tenants.count == 1
+            else { continue }
+            return tenants.first
+        }
+        return nil
     }
 
     /// A one-click unsubscribe (RFC 8058) for the address its token names.

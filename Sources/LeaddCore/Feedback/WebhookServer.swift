@@ -160,7 +160,8 @@ public struct WebhookServer: Sendable {
                         _ = try await feedback.inbound(
                             InboundMessage(
                                 channel: config.whatsappChannel, from: from,
-                                to: value?["metadata"]?["display_phone_number"]?.stringValue, text: text, at: now))
+                                to: value?["metadata"]?["phone_number_id"]?.stringValue
+                                    ?? value?["metadata"]?["display_phone_number"]?.stringValue, text: text, at: now))
                     }
                 }
             }

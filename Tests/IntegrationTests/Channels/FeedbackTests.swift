@@ -273,6 +273,39 @@ extension Integration {
             #expect(try message(daemon, second)["state"] == "cancelled")
         }
 
+        /// With senders, a reply names its tenant by the number it was sent to, not by who wrote
+        /// to the lead last.
+        @Test func aReplyToATenantsOwnNumberOptsOutOfThatTenantOnly() throws {
+            let port = try freePort()
+            let kannel = try KannelChannelTests.kannel(
+                moURL: "http://127.0.0.1:\(port)/kannel/inbound?from=%p&to=%P&text=%a&token=kannel-cb")
+            let (daemon, _) = try Self.daemonWithWebhooks(
+                port: port,
+                channels: ChannelsThroughLeaddTests.kannelChannel(kannel, passwordFile: "password") + """
+
+                        senders:
+                          loja-a: {settings: {from: "+5511955550001"}}
+                          loja-b: {settings: {from: "+5511955550002"}}
+                    tenants:
+                      overrides:
+                        acme: {senders: [loja-a]}
+                        beta: {senders: [loja-b]}
+                    """)
+            let later = "2031-01-01T00:00:00Z"
+            let acme = try #require(
+                try daemon.call("message.send", sendParams(tenant: "acme", key: "a", sendAt: later))["id"]?.stringValue)
+            let beta = try #require(
+                try daemon.call("message.send", sendParams(tenant: "beta", key: "b", sendAt: later))["id"]?.stringValue)
+            // The lead answers acme's number, through fakesmsc and Kannel; beta wrote to it last.
+            let mo = try #require(FileHandle(forWritingAtPath: kannel.directory + "/mo"))
+            mo.write(Data("+5511987654321 +5511955550001 text SAIR\n".utf8))
+            try mo.close()
+            #expect(try daemon.eventually { try message(daemon, acme)["state"] == "cancelled" })
+            #expect(try message(daemon, beta)["state"] == "scheduled")
+            let listed = try daemon.call("suppression.list", JSONObject()).serialized
+            #expect(listed.contains("acme") && !listed.contains("beta"), "\(listed)")
+        }
+
         /// A tenant's own opt-out words count for its leads only, besides the installation's.
         @Test func aTenantsOwnOptOutWords() throws {
             let (daemon, port) = try Self.daemonWithWebhooks(

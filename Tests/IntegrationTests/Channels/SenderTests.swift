@@ -77,17 +77,22 @@ extension Integration {
             } catch let ClientError.refused(_, message, _) {
                 #expect(message.contains("declared in the config file under channels.wa.senders"), "\(message)")
             }
+            /// The third business number, stored over the socket with its token in `tokenFile`.
+            func putSuspended(tokenFile: String) throws {
+                _ = try daemon.call(
+                    "sender.put",
+                    JSONObject([
+                        "id": "suspended", "channel": "wa",
+                        "settings": .object(
+                            JSONObject([
+                                "phone_number_id": "1003",
+                                "access_token": .object(
+                                    JSONObject(["file": .string(fake.directory + "/" + tokenFile)])),
+                            ])),
+                    ]))
+            }
             // The suspended number: its token is no longer valid (Graph answers 401, code 190).
-            _ = try daemon.call(
-                "sender.put",
-                JSONObject([
-                    "id": "suspended", "channel": "wa",
-                    "settings": .object(
-                        JSONObject([
-                            "phone_number_id": "1003",
-                            "access_token": .object(JSONObject(["file": .string(fake.directory + "/revoked")])),
-                        ])),
-                ]))
+            try putSuspended(tokenFile: "revoked")
             _ = try daemon.call("tenant.put", JSONObject(["id": "t-sus", "senders": .array(["suspended"])]))
             do {
                 _ = try daemon.call("tenant.put", JSONObject(["id": "t-x", "senders": .array(["nobody"])]))
@@ -150,16 +155,7 @@ extension Integration {
             #expect(sent["attempts"]?.arrayValue?.first?["sender"] == "fast")
 
             // The number is reinstated with a good token, the breaker reset: its messages go out.
-            _ = try daemon.call(
-                "sender.put",
-                JSONObject([
-                    "id": "suspended", "channel": "wa",
-                    "settings": .object(
-                        JSONObject([
-                            "phone_number_id": "1003",
-                            "access_token": .object(JSONObject(["file": .string(fake.directory + "/token")])),
-                        ])),
-                ]))
+            try putSuspended(tokenFile: "token")
             let reset = try daemon.call("breaker.reset", JSONObject(["channel": "wa", "sender": "suspended"]))
             #expect(reset["changed"] == true)
             #expect(
