@@ -371,7 +371,7 @@ public final class ChannelDispatcher: Sendable {
         while !Task.isCancelled {
             let now = clock.nowMilliseconds()
             let (room, known) = prefetch.room()
-            var rows: [QueuedRow] = []
+            var claim: Task<Void, Never>?
             if room > 0, breaker.withLock({ $0.state == .closed }) {
                 let rules = self.rules
                 let config = self.config
@@ -387,7 +387,7 @@ public final class ChannelDispatcher: Sendable {
                 // A tenant out of tokens would keep what was claimed for it waiting: claim no more
                 // ahead for it than its bucket holds.
                 var allowance: [String: Int] = [:]
-                rows = horizon.withLock { horizon in
+                horizon.withLock { horizon in
                     let found = horizon.upcoming(
                         after: now, through: now + ClaimPrefetch.lead, limit: room, skip: { known.contains($0) }
                     ).filter { row in
@@ -412,12 +412,11 @@ public final class ChannelDispatcher: Sendable {
                             tenant: tenant, campaign: campaign, zone: row.lane.zone, config: current,
                             now: row.entry.dueAt) == nil
                     }
-                    prefetch.reserve(found)
-                    return found
+                    if !found.isEmpty { claim = prefetch.start(found) }
                 }
             }
-            if !rows.isEmpty {
-                await prefetch.claim(rows)
+            if let claim {
+                await claim.value
                 continue
             }
             let next = horizon.withLock { $0.nextWake() } ?? (now + 1_000)

@@ -36,24 +36,22 @@ final class ClaimPrefetch: Sendable {
         }
     }
 
-    /// Marks rows as being claimed; called under the horizon's lock, in the same hold that found
-    /// them, so the dispatch loop cannot take one of them in between without seeing the mark.
-    func reserve(_ rows: [QueuedRow]) {
-        state.withLock { s in for row in rows { s.reserved.insert(row.entry.id) } }
-    }
-
-    /// Claims reserved rows in the store.
-    func claim(_ rows: [QueuedRow]) async {
-        guard !rows.isEmpty else { return }
-        let task = Task { [state, store, channel] in
-            let claimed = (try? await store.claim(channel: channel, rows)) ?? []
-            state.withLock { s in
-                for message in claimed { s.claimed[message.id] = message }
-                for row in rows { s.reserved.remove(row.entry.id) }
+    /// Starts claiming rows in the store and returns the claim to wait for. Called under the
+    /// horizon's lock, in the same hold that found the rows, so the dispatch loop cannot take one
+    /// of them in between without seeing it reserved, and the claim it then waits for is this one.
+    func start(_ rows: [QueuedRow]) -> Task<Void, Never> {
+        state.withLock { s in
+            for row in rows { s.reserved.insert(row.entry.id) }
+            let task = Task { [state, store, channel] in
+                let claimed = (try? await store.claim(channel: channel, rows)) ?? []
+                state.withLock { s in
+                    for message in claimed { s.claimed[message.id] = message }
+                    for row in rows { s.reserved.remove(row.entry.id) }
+                }
             }
+            s.running = task
+            return task
         }
-        state.withLock { $0.running = task }
-        await task.value
     }
 
     /// The picks as claimed messages: those claimed ahead are taken from here (waiting for a

@@ -51,9 +51,10 @@ import Testing
         }
         let prefetch = ClaimPrefetch(channel: "sms", store: store, capacity: 2)
         #expect(prefetch.room().0 == 2)
-        prefetch.reserve(Array(rows.prefix(2)))
+        let claim = prefetch.start(Array(rows.prefix(2)))
+        #expect(prefetch.room().0 == 0)
+        await claim.value
         #expect(prefetch.room() == (0, Set(ids.prefix(2).map(\.id))))
-        await prefetch.claim(Array(rows.prefix(2)))
         #expect(try await store.message(id: ids[0].id)?.state == .inflight)
         // At the due time: the first comes from what was claimed ahead, the third is claimed now.
         let taken = try await prefetch.take([rows[0], rows[2]])
