@@ -50,6 +50,12 @@ let package = Package(
         ),
         // HTTP and SMTP for the channel plugins: libcurl's multi interface, through typed wrappers.
         .systemLibrary(
+            name: "CLibPQ",
+            path: "Sources/CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
+        .systemLibrary(
             name: "CCurl",
             path: "Sources/CCurl",
             pkgConfig: "libcurl",
@@ -139,6 +145,7 @@ let package = Package(
             dependencies: [
                 "LeaddClient",
                 "CSQLite",
+                "CLibPQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict

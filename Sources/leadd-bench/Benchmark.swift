@@ -11,8 +11,11 @@ struct Benchmark: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "leadd-bench", abstract: "Measure leadd against the raw SQLite ceiling of the same work.")
 
-    @Option(help: "Messages for the batched import and dispatch phases.")
-    var messages = 200_000
+    @Option(help: "Messages for the batched import and dispatch phases (all queued when dispatch starts).")
+    var messages = 1_000_000
+
+    @Option(help: "Messages queued for the memory and restart measurement (0 skips it).")
+    var queued = 10_000_000
 
     @Option(help: "Leads imported through lead.import.")
     var leads = 100_000
@@ -50,6 +53,7 @@ struct Benchmark: ParsableCommand {
     mutating func run() throws {
         if smoke {
             messages = 5_000
+            queued = 20_000
             singles = 1_000
             leads = 4_000
             latenessSeconds = 2
@@ -89,6 +93,12 @@ struct Benchmark: ParsableCommand {
         }
         print("leadd-bench: \(messages) batched, \(singles) single, \(connections) connections, in \(directory)")
         let raw = try RawSQLiteReference(directory: directory, rows: messages).run()
+        let postgresMissing = PostgresReference.unavailable()
+        var postgres: PostgresReference.Result?
+        if postgresMissing == nil {
+            progress("PostgreSQL reference: \(messages) rows")
+            postgres = try PostgresReference(directory: directory, peers: peers, rows: messages).run()
+        }
 
         let leadd = try LeaddUnderTest(directory: directory, binaries: binaries, batchSize: 1000, concurrency: 4)
         defer { leadd.stop() }
@@ -162,15 +172,43 @@ struct Benchmark: ParsableCommand {
             seconds: latenessSeconds, tenants: 1_000
         ).run()
         let timer = reference.finish()
+        leadd.stop()
+
+        var scale: QueueAtScaleProbe.Result?
+        if queued > 0 {
+            progress("queue at scale: importing \(queued) messages")
+            scale = try QueueAtScaleProbe(
+                directory: directory + "/at-scale", binaries: binaries, messages: queued, connections: connections
+            ).run()
+        }
 
         func ratio(_ a: Double, _ b: Double) -> String { String(format: "%.2fx", a / b) }
+        /// The ratio to the PostgreSQL queue doing the same work, when it ran.
+        func peer(_ a: Double, _ b: Double?) -> String { b.map { ", " + ratio(a, $0) + " of PostgreSQL" } ?? "" }
         func rate(_ r: Double) -> String { String(format: "%.0f msgs/s", r) }
         var rows: [[String]] = [
             ["raw SQLite batched insert (1,000/txn)", rate(raw.insertPerSecond), "reference", ""],
             ["raw SQLite enqueue+claim+complete (1,000/txn)", rate(raw.cyclePerSecond), "reference", ""],
+        ]
+        if let postgres {
+            rows += [
+                [
+                    "PostgreSQL SKIP LOCKED queue, batched insert (1,000/txn)", rate(postgres.insertPerSecond), "peer",
+                    "",
+                ],
+                [
+                    "PostgreSQL SKIP LOCKED queue, enqueue+claim+complete (1,000/txn)", rate(postgres.cyclePerSecond),
+                    "peer", "",
+                ],
+            ]
+        } else if let postgresMissing {
+            rows.append(["PostgreSQL reference: skipped, \(postgresMissing)", "", "", ""])
+        }
+        rows += [
             [
                 "leadd import, JSON-RPC batches of 1,000", rate(importRate),
-                ratio(importRate, raw.insertPerSecond) + " of raw insert", ">= 0.50x",
+                ratio(importRate, raw.insertPerSecond) + " of raw insert" + peer(importRate, postgres?.insertPerSecond),
+                ">= 0.50x",
             ],
             [
                 "leadd lead.import, batches of 1,000 leads (1 step)", rate(leadRate),
@@ -182,7 +220,9 @@ struct Benchmark: ParsableCommand {
             ],
             [
                 "leadd dispatch, due -> sent recorded", rate(dispatchRate),
-                ratio(dispatchRate, raw.cyclePerSecond) + " of raw cycle", ">= 100,000 and >= 1.00x",
+                ratio(dispatchRate, raw.cyclePerSecond) + " of raw cycle"
+                    + peer(dispatchRate, postgres?.cyclePerSecond),
+                ">= 100,000 and >= 1.00x",
             ],
             [
                 "status round trip during dispatch, p50", String(format: "%.2f ms", percentile(statusLatencies, 0.5)),
@@ -205,6 +245,19 @@ struct Benchmark: ParsableCommand {
                 String(format: "%.2f / %.2f / %.2f ms", timer.p50, timer.p99, timer.max), "machine noise", "",
             ],
         ]
+        if let scale {
+            let n = scale.queued.formatted()
+            rows += [
+                [
+                    "import of \(n) messages for 1,000 tenants, due over 30 days", rate(scale.importPerSecond),
+                    ratio(scale.importPerSecond, raw.insertPerSecond) + " of raw insert", "",
+                ],
+                ["RSS with \(n) queued", "\(scale.rssFull / 1024) MiB", "", "<= 200 MiB"],
+                ["restart to READY with \(n) queued", String(format: "%.2f s", scale.restartSeconds), "", "<= 2 s"],
+                ["RSS after that restart (2 s later)", "\(scale.rssRestarted / 1024) MiB", "", "<= 200 MiB"],
+                ["store size on disk", "\(scale.storeBytes / 1_048_576) MiB", "", ""],
+            ]
+        }
         if startedEarly {
             rows.append(["note: the import ran past the due time; dispatch overlapped it", "", "", ""])
         }

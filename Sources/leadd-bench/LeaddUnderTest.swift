@@ -10,9 +10,11 @@ final class LeaddUnderTest {
     var pacedRecordPath: String { directory + "/paced.jsonl" }
 
     /// leadd with the benchmark's own channels: `bench` (unthrottled) and `paced` (for lateness).
-    convenience init(directory: String, binaries: String, batchSize: Int, concurrency: Int) throws {
+    convenience init(
+        directory: String, binaries: String, batchSize: Int, concurrency: Int, pollEvery: useconds_t = 20_000
+    ) throws {
         try self.init(
-            directory: directory, binaries: binaries,
+            directory: directory, binaries: binaries, pollEvery: pollEvery,
             config: """
                 channels:
                   bench:
@@ -37,8 +39,9 @@ final class LeaddUnderTest {
                 """)
     }
 
-    /// leadd with `config` (everything but the daemon section, which points into `directory`).
-    init(directory: String, binaries: String, config: String) throws {
+    /// leadd with `config` (everything but the daemon section, which points into `directory`);
+    /// returns once `status` answers, asking every `pollEvery` microseconds.
+    init(directory: String, binaries: String, pollEvery: useconds_t = 20_000, config: String) throws {
         self.directory = directory
         let config = """
             daemon:
@@ -51,10 +54,10 @@ final class LeaddUnderTest {
         process.executableURL = URL(fileURLWithPath: binaries + "/leadd")
         process.arguments = ["--config", directory + "/leadd.yaml", "--log-level", "warning"]
         try process.run()
-        let deadline = Date().addingTimeInterval(30)
+        let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
             if let client = try? ControlClient(socketPath: socketPath), (try? client.call("status")) != nil { return }
-            usleep(20_000)
+            usleep(pollEvery)
         }
         throw BenchError("leadd did not start; see \(directory)")
     }
@@ -69,7 +72,9 @@ final class LeaddUnderTest {
         return (field("VmRSS:"), field("VmHWM:"))
     }
 
+    /// Stops leadd with SIGTERM and waits for it; again is a no-op.
     func stop() {
+        guard process.isRunning else { return }
         kill(process.processIdentifier, SIGTERM)
         process.waitUntilExit()
     }

@@ -44,6 +44,29 @@ extension Integration {
             }
         }
 
+        /// More lanes than one round of reads may take (the horizon's budget is 200,000 entries,
+        /// 512 a lane): the loop must wait for the next round, not for a time before the epoch.
+        @Test func aRestartWithMoreLanesThanOneReadTakesStaysUp() throws {
+            let daemon = try DaemonProcess()
+            try daemon.start()
+            let tenants = 600
+            let batch = (0..<tenants).map {
+                ControlClient.request(
+                    "message.send",
+                    sendParams(tenant: "t\($0)", key: "k\($0)", sendAt: "2031-01-01T00:00:00Z"), id: Int64($0))
+            }
+            let client = try daemon.client()
+            try client.writeLine(JSONValue.array(batch).serialized)
+            #expect(try client.readResponse().arrayValue?.filter { $0["result"] != nil }.count == tenants)
+            daemon.signal(SIGTERM)
+            #expect(daemon.waitForExit() == 0)
+
+            try daemon.start()
+            Thread.sleep(forTimeInterval: 2)
+            #expect(daemon.process?.isRunning == true, "leadd stopped after the restart:\n\(daemon.log)")
+            #expect(try daemon.call("queue.stats")["total"]?["scheduled"] == .integer(Int64(tenants)))
+        }
+
         @Test func messagesInFlightAtAKillAreSentAfterTheRestart() throws {
             let daemon = try DaemonProcess(
                 channels: """

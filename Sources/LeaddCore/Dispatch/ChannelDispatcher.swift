@@ -427,9 +427,9 @@ public final class ChannelDispatcher: Sendable {
 
     /// Sleeps until `time` (never longer than the idle maximum), or until woken.
     private func sleep(until time: Int64, now: Int64) async {
-        let wait = time - now
-        if wait <= 0 { return }
-        await waker.wait(upTo: min(.milliseconds(wait), Self.maximumIdle))
+        // Compared before subtracting: `time` may be Int64.min (a lane to read at once).
+        if time <= now { return }
+        await waker.wait(upTo: min(.milliseconds(time - now), Self.maximumIdle))
     }
 
     /// Messages held in memory that are due at `now` (a lower bound of what the store holds due).

@@ -1,0 +1,81 @@
+// Memory and restart time with a large queue: a leadd of its own is filled through the socket
+// with messages for 1,000 tenants, due over the next 30 days, then measured, stopped with SIGTERM
+// and started again on the same store.
+import Foundation
+import LeaddClient
+import LeaddProtocol
+
+struct QueueAtScaleProbe {
+    struct Result {
+        var queued: Int
+        var importPerSecond: Double
+        var rssFull: Int
+        var restartSeconds: Double
+        var rssRestarted: Int
+        var storeBytes: Int64
+    }
+
+    let directory: String
+    let binaries: String
+    let messages: Int
+    let connections: Int
+
+    func run() throws -> Result {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var leadd: LeaddUnderTest? = try LeaddUnderTest(
+            directory: directory, binaries: binaries, batchSize: 1000, concurrency: 4)
+        defer { leadd?.stop() }
+        let socket = leadd!.socketPath
+        let perConnection = messages / connections / 1000 * 1000
+        let now = Date().timeIntervalSince1970
+        let start = Date()
+        try parallel(connections) { c in
+            try pipeline(socket: socket, count: perConnection / 1000, window: 4) { b in
+                let requests = (0..<1000).map { n in
+                    let serial = (c * perConnection) + b * 1000 + n
+                    // Spread over tenants and over the month ahead, as a real backlog would be.
+                    let due = now + 3600 + Double(serial % 2_592_000)
+                    let when = Date(timeIntervalSince1970: due).formatted(Date.ISO8601FormatStyle())
+                    return ControlClient.request(
+                        "message.send",
+                        JSONObject([
+                            "tenant": .string("tenant-\(serial % 1000)"), "channel": "bench",
+                            "to": "+5511987654321", "text": "hello", "idempotency_key": .string("q-\(serial)"),
+                            "send_at": .string(when),
+                        ]), id: Int64(n))
+                }
+                return JSONValue.array(requests).serialized
+            }
+            if c == 0 { progress("queue at scale: first connection done") }
+        }
+        let queued = perConnection * connections
+        let importRate = Double(queued) / Date().timeIntervalSince(start)
+        let full = leadd!.memory().rss
+        leadd!.stop()
+        leadd = nil
+        progress("queue at scale: restarting with \(queued) queued")
+        let restartStart = Date()
+        let restarted = try LeaddUnderTest(
+            directory: directory, binaries: binaries, batchSize: 1000, concurrency: 4, pollEvery: 2_000)
+        let restartSeconds = Date().timeIntervalSince(restartStart)
+        leadd = restarted
+        let stats = try ControlClient(socketPath: restarted.socketPath).call("queue.stats")
+        let reported = stats["total"]?["scheduled"]?.int64Value ?? 0
+        guard reported == Int64(queued) else {
+            throw BenchError("after the restart leadd reports \(reported) scheduled, expected \(queued)")
+        }
+        sleep(2)
+        let storeBytes = storeSize(directory + "/state")
+        return Result(
+            queued: queued, importPerSecond: importRate, rssFull: full, restartSeconds: restartSeconds,
+            rssRestarted: restarted.memory().rss, storeBytes: storeBytes)
+    }
+
+    private func storeSize(_ path: String) -> Int64 {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+        return files.reduce(0) { total, name in
+            let attributes = try? FileManager.default.attributesOfItem(atPath: path + "/" + name)
+            return total + ((attributes?[.size] as? Int64) ?? 0)
+        }
+    }
+}
