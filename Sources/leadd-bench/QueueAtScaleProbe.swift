@@ -1,6 +1,7 @@
 // Memory and restart time with a large queue: a leadd of its own is filled through the socket
 // with messages for 1,000 tenants, due over the next 30 days, then measured, stopped with SIGTERM
-// and started again on the same store.
+// and started again on the same store. Each batch of 1,000 is one tenant's (as imports come),
+// the tenants taking turns.
 import Foundation
 import LeaddClient
 import LeaddProtocol
@@ -33,13 +34,14 @@ struct QueueAtScaleProbe {
             try pipeline(socket: socket, count: perConnection / 1000, window: 4) { b in
                 let requests = (0..<1000).map { n in
                     let serial = (c * perConnection) + b * 1000 + n
-                    // Spread over tenants and over the month ahead, as a real backlog would be.
+                    let tenant = (serial / 1000) % 1000
+                    // Spread over the month ahead, as a real backlog would be.
                     let due = now + 3600 + Double(serial % 2_592_000)
                     let when = Date(timeIntervalSince1970: due).formatted(Date.ISO8601FormatStyle())
                     return ControlClient.request(
                         "message.send",
                         JSONObject([
-                            "tenant": .string("tenant-\(serial % 1000)"), "channel": "bench",
+                            "tenant": .string("tenant-\(tenant)"), "channel": "bench",
                             "to": "+5511987654321", "text": "hello", "idempotency_key": .string("q-\(serial)"),
                             "send_at": .string(when),
                         ]), id: Int64(n))

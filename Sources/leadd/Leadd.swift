@@ -104,7 +104,7 @@ struct Leadd: AsyncParsableCommand {
         if let address = loaded.daemon.metricsListen {
             let metricsServer = MetricsHTTPServer(logger: logger) {
                 runtime.metrics.render(
-                    stats: await runtime.store.stats(), channels: runtime.channels,
+                    stats: runtime.store.stats(), channels: runtime.channels,
                     droppedEvents: runtime.events.dropped)
             }
             do {

@@ -59,6 +59,45 @@ extension Integration {
             #expect(try daemon.call("queue.stats")["total"]?["scheduled"] == .integer(400))
         }
 
+        /// `status` and the other in-memory reads are answered on the socket's own thread when
+        /// nothing is pending; notifications and blank lines before them still count as pending.
+        @Test func quickReadsKeepTheirPlaceBehindNotificationsAndBlankLines() throws {
+            let daemon = try DaemonProcess()
+            try daemon.start()
+            let client = try daemon.client()
+            var expected: [Int64] = []
+            for n in 0..<400 {
+                switch n % 4 {
+                case 0:
+                    let params = sendParams(key: "n\(n)", sendAt: "2031-01-01T00:00:00Z")
+                    try client.writeLine(
+                        JSONValue.object(
+                            JSONObject(["jsonrpc": "2.0", "method": "message.send", "params": .object(params)])
+                        ).serialized)
+                case 1:
+                    try client.writeLine("   ")
+                case 2:
+                    try client.writeLine(ControlClient.request("queue.stats", JSONObject(), id: Int64(n)).serialized)
+                    expected.append(Int64(n))
+                default:
+                    // A quick method with a wrong parameter gets its error on the quick path too.
+                    try client.writeLine(
+                        ControlClient.request("status", JSONObject(["verbose": true]), id: Int64(n)).serialized)
+                    expected.append(Int64(n))
+                }
+            }
+            for (index, id) in expected.enumerated() {
+                let response = try client.readResponse()
+                #expect(response["id"] == .integer(id))
+                if index % 2 == 0 {
+                    #expect(response["result"]?["total"] != nil)
+                } else {
+                    #expect(response["error"]?["code"] == .integer(-32602))
+                }
+            }
+            #expect(try daemon.call("queue.stats")["total"]?["scheduled"] == .integer(100))
+        }
+
         @Test func manyClientsAtOnce() async throws {
             let daemon = try DaemonProcess()
             try daemon.start()

@@ -35,10 +35,11 @@ public final class ControlServer: Sendable {
         self.logger = logger
     }
 
-    /// One accepted client: its channel and who it is (SO_PEERCRED).
+    /// One accepted client: its channel, who it is (SO_PEERCRED) and what it may do.
     public struct Accepted: Sendable {
-        let channel: NIOAsyncChannel<ControlFrame, ByteBuffer>
+        let channel: NIOAsyncChannel<ControlFrame, ControlOutput>
         let peer: PeerCredentials?
+        let access: AccessLevel
     }
 
     /// Binds the socket; `serve` then answers clients until cancelled.
@@ -47,15 +48,17 @@ public final class ControlServer: Sendable {
     /// Serves on a socket that systemd opened and passed (socket activation); the socket file
     /// belongs to systemd, so leadd neither changes its mode nor removes it.
     public func adopt(socket fd: Int32) async throws -> Listener {
-        let maximumLineLength = self.maximumLineLength
+        let (maximumLineLength, service) = (self.maximumLineLength, self.service)
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .bind(fd) { channel in Self.initialize(channel, maximumLineLength: maximumLineLength) }
+            .bind(fd) { channel in Self.initialize(channel, maximumLineLength: maximumLineLength, service: service) }
         ownsSocketFile.store(false, ordering: .relaxed)
         logger.info("control socket passed by systemd (fd \(fd))")
         return server
     }
 
-    static func initialize(_ channel: any Channel, maximumLineLength: Int) -> EventLoopFuture<Accepted> {
+    static func initialize(
+        _ channel: any Channel, maximumLineLength: Int, service: ControlService
+    ) -> EventLoopFuture<Accepted> {
         let peer: EventLoopFuture<PeerCredentials?>
         if let provider = channel as? any SocketOptionProvider {
             peer = provider.unsafeGetSocketOption(
@@ -65,12 +68,24 @@ public final class ControlServer: Sendable {
             peer = channel.eventLoop.makeSucceededFuture(nil)
         }
         return peer.flatMapThrowing { peer in
-            try channel.pipeline.syncOperations.addHandler(
-                ByteToMessageHandler(LineFrameDecoder(maximumLength: maximumLineLength)))
-            return Accepted(
-                channel: try NIOAsyncChannel<ControlFrame, ByteBuffer>(wrappingChannelSynchronously: channel),
-                peer: peer)
+            try accept(channel, peer: peer, maximumLineLength: maximumLineLength, service: service)
         }
+    }
+
+    private static func accept(
+        _ channel: any Channel, peer: PeerCredentials?, maximumLineLength: Int, service: ControlService
+    ) throws -> Accepted {
+        let policy = service.runtime.config.current.daemon.access
+        let access: AccessLevel =
+            peer.map { AccessPolicy.level(of: $0, under: policy) } ?? (policy == nil ? .write : .none)
+        let quick: (@Sendable ([UInt8]) -> String?)? =
+            access == .none ? nil : { @Sendable line in service.quickResponse(to: line) }
+        let sync = channel.pipeline.syncOperations
+        try sync.addHandler(ByteToMessageHandler(LineFrameDecoder(maximumLength: maximumLineLength)))
+        try sync.addHandler(QuickAnswerHandler(respond: quick))
+        return Accepted(
+            channel: try NIOAsyncChannel<ControlFrame, ControlOutput>(wrappingChannelSynchronously: channel),
+            peer: peer, access: access)
     }
 
     public func bind() async throws -> Listener {
@@ -78,11 +93,11 @@ public final class ControlServer: Sendable {
         if !directory.isEmpty {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         }
-        let maximumLineLength = self.maximumLineLength
+        let (maximumLineLength, service) = (self.maximumLineLength, self.service)
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 256)
             .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true) { channel in
-                Self.initialize(channel, maximumLineLength: maximumLineLength)
+                Self.initialize(channel, maximumLineLength: maximumLineLength, service: service)
             }
         guard chmod(path, mode_t(mode)) == 0 else {
             throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EPERM)
@@ -110,17 +125,15 @@ public final class ControlServer: Sendable {
     }
 
     private func handle(_ accepted: Accepted) async {
-        let access =
-            accepted.peer.map {
-                AccessPolicy.level(of: $0, under: service.runtime.config.current.daemon.access)
-            } ?? (service.runtime.config.current.daemon.access == nil ? .write : .none)
+        let access = accepted.access
         do {
             try await accepted.channel.executeThenClose { inbound, outbound in
                 guard access != .none else {
                     let who = accepted.peer.map(AccessPolicy.describe) ?? "a peer of unknown identity"
                     logger.warning("control connection from \(who) refused by daemon.access")
                     let refusal = RPCError.accessDenied("\(who) may not use this socket (daemon.access)")
-                    try await outbound.write(Self.line(RPCResponse.failure(id: .null, error: refusal).serialized))
+                    try await outbound.write(
+                        .answer(Self.line(RPCResponse.failure(id: .null, error: refusal).serialized)))
                     return
                 }
                 let (responses, sink) = AsyncStream<String?>.makeStream()
@@ -133,21 +146,21 @@ public final class ControlServer: Sendable {
                     group.addTask {
                         for await subscription in events.subscriptions {
                             for await event in subscription.events {
-                                try await outbound.write(Self.line(Self.notification(event.json)))
+                                try await outbound.write(.event(Self.line(Self.notification(event.json))))
                                 let dropped = subscription.takeDropped()
                                 if dropped > 0 {
                                     let note = LeaddEvent(
                                         type: "dropped", at: event.at,
                                         detail: "\(dropped) events dropped: subscriber too slow")
-                                    try await outbound.write(Self.line(Self.notification(note.json)))
+                                    try await outbound.write(.event(Self.line(Self.notification(note.json))))
                                 }
                             }
                         }
                     }
                     group.addTask {
+                        // Every request gets its `.answer`, even an empty one: the quick path counts them.
                         for await response in responses {
-                            guard let response else { continue }
-                            try await outbound.write(Self.line(response))
+                            try await outbound.write(.answer(response.map(Self.line)))
                         }
                     }
                     try await withThrowingTaskGroup(of: Void.self) { work in

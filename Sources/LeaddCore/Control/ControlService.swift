@@ -36,6 +36,39 @@ public final class ControlService: Sendable {
         return await respondToOne(parsed, connection: connection)?.serialized
     }
 
+    /// Methods that read only what is kept in memory: the socket's own thread answers them at once
+    /// (see `quickResponse`), so they stay quick while dispatch keeps the other threads busy.
+    static let quickMethods: Set<String> = ["status", "queue.stats", "channel.list", "breaker.list"]
+    public static let quickLineLimit = 512
+
+    /// The answer to a line holding one request for a quick method, or nil for any other line
+    /// (answered the usual way). Lines longer than a few hundred bytes are never quick requests,
+    /// so a large batch is not parsed twice.
+    public func quickResponse(to line: [UInt8]) -> String? {
+        guard line.count <= Self.quickLineLimit, line.firstRange(of: Array(#""method""#.utf8)) != nil else {
+            return nil
+        }
+        guard
+            let parsed = try? line.withUnsafeBufferPointer({ bytes throws(JSONParseError) in
+                try JSONValue.parse(bytes)
+            }),
+            case .success(let request) = RPCRequest.parse(parsed), let id = request.id,
+            Self.quickMethods.contains(request.method)
+        else { return nil }
+        do {
+            let result: JSONValue
+            switch request.method {
+            case "status": result = try status(request.params)
+            case "queue.stats": result = try queueStats(request.params)
+            case "channel.list": result = try channelList(request.params)
+            default: result = try breakerList(request.params)
+            }
+            return RPCResponse.success(id: id, result: result).serialized
+        } catch {
+            return RPCResponse.failure(id: id, error: error).serialized
+        }
+    }
+
     public func tooLarge(length: Int) -> String {
         RPCResponse.failure(
             id: .null, error: .requestTooLarge(length: length, limit: runtime.config.current.daemon.maxRequestBytes)
@@ -104,10 +137,10 @@ public final class ControlService: Sendable {
         switch request.method {
         case "metrics": return try await metrics(request.params)
         case "events.subscribe": return try subscribe(request.params, connection: connection)
-        case "status": return try await status(request.params)
+        case "status": return try status(request.params)
         case "message.send": return try await send(request.params)
         case "message.get": return try await get(request.params)
-        case "queue.stats": return try await queueStats(request.params)
+        case "queue.stats": return try queueStats(request.params)
         case "channel.list": return try channelList(request.params)
         case "config.reload": return try reload(request.params)
         case "dlq.list": return try await deadLetterList(request.params)
@@ -150,9 +183,9 @@ public final class ControlService: Sendable {
         return .object(caches)
     }
 
-    private func status(_ params: JSONObject) async throws(RPCError) -> JSONValue {
+    private func status(_ params: JSONObject) throws(RPCError) -> JSONValue {
         _ = try Params(params, allowed: [])
-        let stats = await runtime.store.stats()
+        let stats = runtime.store.stats()
         let now = runtime.clock.nowMilliseconds()
         return .object(
             JSONObject([
@@ -288,9 +321,9 @@ public final class ControlService: Sendable {
         return .object(object)
     }
 
-    private func queueStats(_ params: JSONObject) async throws(RPCError) -> JSONValue {
+    private func queueStats(_ params: JSONObject) throws(RPCError) -> JSONValue {
         _ = try Params(params, allowed: [])
-        let stats = await runtime.store.stats()
+        let stats = runtime.store.stats()
         var channels = JSONObject()
         for name in Set(stats.byChannel.keys).union(runtime.channels.map(\.name)).sorted() {
             channels[name] = Self.counts(stats.byChannel[name] ?? [:])
@@ -330,7 +363,7 @@ public final class ControlService: Sendable {
         _ = try Params(params, allowed: [])
         return .string(
             runtime.metrics.render(
-                stats: await runtime.store.stats(), channels: runtime.channels, droppedEvents: runtime.events.dropped))
+                stats: runtime.store.stats(), channels: runtime.channels, droppedEvents: runtime.events.dropped))
     }
 
     private func subscribe(_ params: JSONObject, connection: ControlConnection?) throws(RPCError) -> JSONValue {

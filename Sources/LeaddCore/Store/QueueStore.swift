@@ -41,7 +41,8 @@ public protocol QueueStore: CampaignStore, FeedbackStore, SenderStore {
     /// a re-import sends nothing); returns how many.
     func purgeDeadLetters(_ filter: DeadLetterFilter, now: Int64) async throws -> Int
 
-    func stats() async -> QueueStats
+    /// Counts by channel and state, kept in memory: answered without waiting on the store.
+    func stats() -> QueueStats
 
     /// Makes due again every message left in flight by a previous run; returns how many.
     func recoverInflight() async throws -> Int

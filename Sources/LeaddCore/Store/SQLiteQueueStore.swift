@@ -530,7 +530,7 @@ public final class SQLiteQueueStore: QueueStore {
         }
     }
 
-    public func stats() async -> QueueStats {
+    public func stats() -> QueueStats {
         counts.value.withLock { counts in
             var stats = QueueStats()
             for (key, n) in counts where n != 0 { stats.byChannel[key.channel, default: [:]][key.state] = n }

@@ -19,7 +19,7 @@ public final class StatusReporter: Sendable {
 
     /// The status line as systemd shows it.
     public func line() async -> String {
-        let stats = await runtime.store.stats().total
+        let stats = runtime.store.stats().total
         let queued = stats[.scheduled, default: 0]
         let wallNow = runtime.clock.nowMilliseconds()
         let due = runtime.channels.reduce(0) { $0 + ($1.dispatcher?.dueHeld(now: wallNow) ?? 0) }

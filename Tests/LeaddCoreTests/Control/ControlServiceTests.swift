@@ -63,7 +63,7 @@ import Testing
             #expect(answer["error"]?["code"] == .integer(-32602), "\(params)")
             #expect(answer["error"]?["data"]?["field"] == .string(field), "\(params)")
         }
-        #expect(await runtime.store.stats().total[.scheduled, default: 0] == 0)
+        #expect(runtime.store.stats().total[.scheduled, default: 0] == 0)
     }
 
     @Test func envelopeErrors() async throws {
@@ -97,7 +97,7 @@ import Testing
         #expect(answers[2]["result"]?["id"] == answers[0]["result"]?["id"])
         #expect(answers.contains { $0["id"] == "s" && $0["result"] != nil })
         #expect(answers.contains { $0["id"] == .integer(7) && $0["error"] != nil })
-        #expect(await runtime.store.stats().total[.scheduled] == 2)
+        #expect(runtime.store.stats().total[.scheduled] == 2)
     }
 
     @Test func channelListShowsRunningAndFailedChannels() async throws {

@@ -18,7 +18,7 @@ final class StuckStore: QueueStore {
     func observeQueue(_ observer: @escaping @Sendable ([QueuedRow]) -> Void) {}
     func record(_ outcomes: [DeliveryOutcome]) async throws {}
     func message(id: Int64) async throws -> StoredMessage? { nil }
-    func stats() async -> QueueStats { QueueStats() }
+    func stats() -> QueueStats { QueueStats() }
     func recoverInflight() async throws -> Int { 0 }
     func deadLetters(_ filter: DeadLetterFilter, after: Int64, limit: Int) async throws -> [StoredMessage] { [] }
     func retryDeadLetters(_ filter: DeadLetterFilter, now: Int64) async throws -> Int { 0 }

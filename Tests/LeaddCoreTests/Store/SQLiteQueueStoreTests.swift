@@ -35,7 +35,7 @@ import Testing
         // A message no longer in flight is left alone.
         try await store.release([claimed[2]], to: .scheduled)
         #expect(try await store.message(id: ids[2].id)?.state == .cancelled)
-        let stats = await store.stats()
+        let stats = store.stats()
         #expect(stats.total[.inflight] == 1)
         #expect(stats.total[.paused] == 1)
     }
@@ -95,7 +95,7 @@ import Testing
         #expect(failed.state == .failed)
         #expect(failed.lastError == "bad number")
 
-        let stats = await store.stats()
+        let stats = store.stats()
         #expect(stats.total[.sent] == 1)
         #expect(stats.total[.failed] == 1)
         #expect(stats.total[.scheduled, default: 0] == 0)
@@ -139,7 +139,7 @@ import Testing
         var other = message(key: "order-1")
         other.tenant = "globex"
         #expect(try await store.enqueue([other], now: 0)[0].duplicate == false)
-        #expect(await store.stats().total[.scheduled] == 3)
+        #expect(store.stats().total[.scheduled] == 3)
         #expect(try await store.message(id: first.id)?.idempotencyKey == "order-1")
         await store.close()
     }
@@ -189,7 +189,7 @@ import Testing
         try await store.record([outcome])
         try await store.record([outcome])
         #expect(try await store.message(id: id)?.attempts.count == 1)
-        #expect(await store.stats().total[.sent] == 1)
+        #expect(store.stats().total[.sent] == 1)
         await store.close()
     }
 
@@ -201,10 +201,10 @@ import Testing
         store = nil
 
         let reopened = try SQLiteQueueStore(path: path)
-        #expect(await reopened.stats().total[.inflight] == 2)
+        #expect(reopened.stats().total[.inflight] == 2)
         #expect(try await reopened.recoverInflight() == 2)
         #expect(try await reopened.message(id: ids[0])?.state == .scheduled)
-        #expect(await reopened.stats().total[.scheduled] == 2)
+        #expect(reopened.stats().total[.scheduled] == 2)
         #expect(try await reopened.claimDue(channel: "sms", now: 1_000, limit: 10).map(\.id) == ids)
         await reopened.close()
     }
@@ -218,7 +218,7 @@ import Testing
             return try await group.reduce(into: Set<Int64>()) { $0.insert($1) }
         }
         #expect(ids.count == 200)
-        #expect(await store.stats().total[.scheduled] == 200)
+        #expect(store.stats().total[.scheduled] == 200)
         await store.close()
     }
 
@@ -245,7 +245,7 @@ import Testing
         await store!.close()
         store = nil
         let reopened = try SQLiteQueueStore(path: path)
-        #expect(await reopened.stats().byChannel["sms"]?[.scheduled] == 2)
+        #expect(reopened.stats().byChannel["sms"]?[.scheduled] == 2)
         await reopened.close()
     }
 }
@@ -266,7 +266,7 @@ extension SQLiteQueueStoreTests {
         var other = message("+5511933333333")
         other.tenant = "globex"
         let ids = try await killed(store, [message(), other])
-        #expect(await store.stats().total[.dead] == 2)
+        #expect(store.stats().total[.dead] == 2)
 
         let all = try await store.deadLetters(DeadLetterFilter(), after: 0, limit: 10)
         #expect(all.map(\.id) == ids)
@@ -286,7 +286,7 @@ extension SQLiteQueueStoreTests {
 
         #expect(try await store.purgeDeadLetters(DeadLetterFilter(tenant: "globex"), now: 3_000) == 1)
         #expect(try await store.message(id: ids[1])?.state == .cancelled)
-        let stats = await store.stats().total
+        let stats = store.stats().total
         #expect(stats[.dead, default: 0] == 0)
         #expect(stats[.cancelled] == 1)
         #expect(stats[.inflight] == 1)
@@ -313,7 +313,7 @@ extension SQLiteQueueStoreTests {
         #expect(first.allSatisfy { if case .accepted(_, 1) = $0 { true } else { false } })
         let again = try await store.importLeads(campaign: "c1", [lead("+1"), lead("+3")], now: 0)
         #expect(again.map { if case .duplicate = $0 { "dup" } else { "new" } } == ["dup", "new"])
-        #expect(await store.stats().total[.scheduled] == 3)
+        #expect(store.stats().total[.scheduled] == 3)
         await #expect(throws: CampaignStoreError.self) {
             try await store.createCampaign(Campaign(id: "c1", tenant: "acme", name: "c", steps: []), now: 0)
         }
@@ -328,10 +328,10 @@ extension SQLiteQueueStoreTests {
         #expect(sent.count == 1)
         #expect(try await store.setCampaignState(id: "c1", to: .paused, now: 200) == 4)
         #expect(try await store.claimDue(channel: "sms", now: 10_000, limit: 10).isEmpty)
-        #expect(await store.stats().total[.paused] == 4)
+        #expect(store.stats().total[.paused] == 4)
         // Leads imported while paused wait with the campaign.
         _ = try await store.importLeads(campaign: "c1", [lead("+6", due: 600)], now: 0)
-        #expect(await store.stats().total[.paused] == 5)
+        #expect(store.stats().total[.paused] == 5)
         #expect(try await store.setCampaignState(id: "c1", to: .active, now: 300) == 5)
         // Exactly where it stopped: the four left and the new one, each at its own due time.
         let resumed = try await store.claimDue(channel: "sms", now: 10_000, limit: 10)
