@@ -252,16 +252,20 @@ private struct JSONParser {
         position += 1
         let start = position
         // Fast path: no escapes.
+        var highBits: UInt8 = 0
         while position < bytes.count {
             let byte = bytes[position]
             if byte == UInt8(ascii: "\"") {
                 let slice = UnsafeBufferPointer(rebasing: bytes[start..<position])
+                position += 1
+                // ASCII needs no validation; the validating initializer costs a generic lookup a call.
+                if highBits & 0x80 == 0 { return String(decoding: slice, as: UTF8.self) }
                 guard let s = String(validating: slice, as: UTF8.self) else {
                     throw JSONParseError(offset: start, reason: "string is not valid UTF-8")
                 }
-                position += 1
                 return s
             }
+            highBits |= byte
             if byte == UInt8(ascii: "\\") { break }
             if byte < 0x20 { throw error("control character in a string") }
             position += 1

@@ -41,6 +41,9 @@ struct Benchmark: ParsableCommand {
     @Flag(help: "Only the channel plugins against their local peers.")
     var channelsOnly = false
 
+    @Flag(help: "Leave out the channel plugins (for working on the rest).")
+    var noChannels = false
+
     @Option(help: "Messages sent through each channel plugin to its local peer.")
     var channelMessages = 2_000
 
@@ -126,6 +129,7 @@ struct Benchmark: ParsableCommand {
         let estimate = Double(messages) / max(singleRate * 4, 10_000)
         let dueAt = Date().addingTimeInterval(estimate * 2 + 3)
         let dueText = dueAt.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        progress("import: \(messages) messages in JSON-RPC batches of 1,000")
         let importStart = Date()
         try parallel(connections) { c in
             try pipeline(socket: socket, count: perConnection / 1000, window: 4) { b in
@@ -273,10 +277,12 @@ struct Benchmark: ParsableCommand {
         }
         // Each plugin once, against its peer (a second run in the same directory would find the
         // first one's records).
-        let channels = try channelRows(binaries, directory)
+        let channels = noChannels ? [] : try channelRows(binaries, directory)
         printTable(["measure", "leadd", "ratio", "target"], rows)
-        print()
-        printTable(["channel plugin -> local peer", "leadd", "leadd CPU", "peer CPU", "bottleneck"], channels)
+        if !channels.isEmpty {
+            print()
+            printTable(["channel plugin -> local peer", "leadd", "leadd CPU", "peer CPU", "bottleneck"], channels)
+        }
     }
 
     /// One row per channel plugin: its rate against its peer, the CPU each side used, and which

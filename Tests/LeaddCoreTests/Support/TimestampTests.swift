@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import LeaddCore
@@ -10,6 +11,32 @@ import Testing
         #expect(Timestamp.parse("1970-01-01T02:00:00+02:00") == 0)
         #expect(Timestamp.parse("tomorrow") == nil)
         #expect(Timestamp.parse("2026-13-01T00:00:00Z") == nil)
+    }
+
+    /// The direct reading of the common form agrees with Foundation's parser, and leaves to it
+    /// whatever it does not read itself.
+    @Test func theCommonFormIsReadAsFoundationReadsIt() {
+        var generator = SeededGenerator(seed: 7)
+        for _ in 0..<2_000 {
+            let when = Int64.random(in: 0...4_102_444_800_000, using: &generator)
+            let base = Timestamp.format(when)
+            let minutes = Int.random(in: -14 * 60...14 * 60, using: &generator)
+            let sign = minutes < 0 ? "-" : "+"
+            let offset = String(format: "%@%02d:%02d", sign, abs(minutes) / 60, abs(minutes) % 60)
+            for text in [
+                base, String(base.dropLast(5)) + "Z", String(base.dropLast()) + offset,
+                String(base.dropLast()) + "123456Z",
+            ] {
+                #expect(Timestamp.parseCommonForm(text) == Timestamp.parseByFoundation(text), "\(text)")
+            }
+        }
+        for text in [
+            "2026-02-29T00:00:00Z", "2026-04-31T10:00:00Z", "2026-05-01T24:00:00Z", "2026-05-01T10:00:00",
+            "2026-05-01T10:00:00.Z", "1969-12-31T23:59:59Z", "2026-05-01 10:00:00Z", "2026-05-01T10:00:00+0200",
+        ] {
+            #expect(Timestamp.parseCommonForm(text) == nil, "\(text)")
+        }
+        #expect(Timestamp.parse("2024-02-29T12:00:00.5Z") == Timestamp.parseByFoundation("2024-02-29T12:00:00.5Z"))
     }
 
     @Test func formatsExactMillisecondsInUTC() {
