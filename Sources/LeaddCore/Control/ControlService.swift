@@ -95,11 +95,12 @@ public final class ControlService: Sendable {
     private func respondToBatch(_ elements: [JSONValue], connection: ControlConnection?) async -> [JSONValue] {
         var responses: [JSONValue?] = Array(repeating: nil, count: elements.count)
         var sends: [(index: Int, request: RPCRequest, message: NewMessage)] = []
+        let config = runtime.config.current
         for (index, element) in elements.enumerated() {
             if case .success(let request) = RPCRequest.parse(element), request.method == "message.send" {
                 do {
                     try authorize(request.method, connection: connection)
-                    sends.append((index, request, try newMessage(from: request.params)))
+                    sends.append((index, request, try newMessage(from: request.params, config: config)))
                 } catch {
                     responses[index] = request.id.map { RPCResponse.failure(id: $0, error: error) }
                 }
@@ -204,17 +205,20 @@ public final class ControlService: Sendable {
             ]))
     }
 
-    func newMessage(from params: JSONObject) throws(RPCError) -> NewMessage {
-        let p = try Params(
-            params,
-            allowed: [
-                "tenant", "channel", "to", "text", "template", "subject", "html", "send_at", "priority",
-                "idempotency_key", "timezone",
-            ])
+    /// Built once: a set literal at the call would hash every name again for each message.
+    static let sendParameters: Set<String> = [
+        "tenant", "channel", "to", "text", "template", "subject", "html", "send_at", "priority", "idempotency_key",
+        "timezone",
+    ]
+
+    /// `config` is the configuration the message is checked against: a batch reads it once.
+    func newMessage(from params: JSONObject, config: LeaddConfig? = nil) throws(RPCError) -> NewMessage {
+        let p = try Params(params, allowed: Self.sendParameters)
         let tenant = try p.requiredString("tenant", maxLength: 128)
         let channel = try p.requiredString("channel", maxLength: 64)
-        guard runtime.config.current.channel(named: channel) != nil else {
-            let known = runtime.config.current.channels.map(\.name).joined(separator: ", ")
+        let config = config ?? runtime.config.current
+        guard config.channel(named: channel) != nil else {
+            let known = config.channels.map(\.name).joined(separator: ", ")
             throw .invalidParams(field: "channel", "no channel '\(channel)' is configured (configured: \(known))")
         }
         let to = try p.requiredString("to", maxLength: 320)
