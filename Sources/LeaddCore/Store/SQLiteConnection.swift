@@ -25,7 +25,11 @@ final class SQLiteConnection {
     private var statements: [String: SQLiteStatement] = [:]
     let path: String
 
+    /// Set once, before the first connection opens.
+    private static let configured: Void = { _ = leadd_sqlite_disable_memory_statistics() }()
+
     init(path: String, readOnly: Bool = false) throws(SQLiteError) {
+        Self.configured
         var handle: OpaquePointer?
         let flags =
             (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX
