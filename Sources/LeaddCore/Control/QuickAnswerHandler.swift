@@ -25,7 +25,10 @@ final class QuickAnswerHandler: ChannelDuplexHandler {
     init(respond: (@Sendable ([UInt8]) -> String?)?) { self.respond = respond }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if forwarded == answered, let respond, case .line(let buffer) = unwrapInboundIn(data),
+        // A client that stops reading is not answered here: its answers would pile up unbounded;
+        // the request side stops reading from it instead.
+        if forwarded == answered, context.channel.isWritable, let respond,
+            case .line(let buffer) = unwrapInboundIn(data),
             buffer.readableBytes <= ControlService.quickLineLimit,
             let text = respond(Array(buffer.readableBytesView))
         {

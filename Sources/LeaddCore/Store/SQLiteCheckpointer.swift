@@ -29,6 +29,7 @@ final class SQLiteCheckpointer: @unchecked Sendable {
     }
 
     private func loop() {
+        BulkThread.markCurrent()
         while true {
             condition.lock()
             if !stopping { _ = condition.wait(until: Date().addingTimeInterval(interval)) }

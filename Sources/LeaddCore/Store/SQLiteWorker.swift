@@ -108,6 +108,7 @@ final class SQLiteWorker: @unchecked Sendable {
     }
 
     private func loop() {
+        BulkThread.markCurrent()
         while true {
             condition.lock()
             while jobs.isEmpty && !stopping { condition.wait() }
