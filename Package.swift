@@ -203,7 +203,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["LeaddClient", "LeaddProtocol", "PluginAPI", "TestSupport"],
+            dependencies: ["LeaddClient", "LeaddProtocol", "LeaddSync", "PluginAPI", "TestSupport"],
             swiftSettings: strict
         ),
         // Helpers shared by the test targets (seeded randomness, the soak scale).

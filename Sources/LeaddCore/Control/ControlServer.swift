@@ -2,7 +2,8 @@
 //
 // Requests on one connection are worked on concurrently (so pipelined sends share a group
 // commit) but answered strictly in the order they arrived. A connection holds at most
-// `window` requests at once; past that it stops reading, which pushes back on the client.
+// `window` requests whose answers are not yet written; past that it stops reading, which pushes
+// back on the client (and a client that stops reading its answers stops being read).
 import Foundation
 import LeaddProtocol
 import LeaddSync
@@ -157,23 +158,22 @@ public final class ControlServer: Sendable {
                             }
                         }
                     }
+                    let window = AnswerWindow(size: Self.window)
                     group.addTask {
+                        defer { window.close() }
                         // Every request gets its `.answer`, even an empty one: the quick path counts them.
                         for await response in responses {
                             try await outbound.write(.answer(response.map(Self.line)))
+                            window.leave()
                         }
                     }
-                    try await withThrowingTaskGroup(of: Void.self) { work in
+                    // A discarding group: finished requests leave it at once, however long the connection.
+                    try await withThrowingDiscardingTaskGroup { work in
                         var sequence = 0
-                        var inFlight = 0
                         for try await frame in inbound {
-                            if inFlight >= Self.window {
-                                try await work.next()
-                                inFlight -= 1
-                            }
+                            await window.enter()
                             let number = sequence
                             sequence += 1
-                            inFlight += 1
                             work.addTask {
                                 let response: String?
                                 switch frame {
@@ -187,7 +187,6 @@ public final class ControlServer: Sendable {
                                 sequencer.deliver(number, response)
                             }
                         }
-                        try await work.waitForAll()
                     }
                     sink.finish()
                     events.close()

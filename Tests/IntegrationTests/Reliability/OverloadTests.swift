@@ -1,6 +1,7 @@
 import Foundation
 import LeaddClient
 import LeaddProtocol
+import LeaddSync
 import TestSupport
 import Testing
 
@@ -63,6 +64,44 @@ extension Integration {
                 "overload: \(offered) offered in \(seconds) s, backlog \(total?["scheduled"]?.int64Value ?? 0), "
                     + "RSS \(settled / 1024) -> \((rss.max() ?? 0) / 1024) MiB, slowest status \(Int(slowest * 1000)) ms"
             )
+        }
+
+        /// A client that writes and never reads its answers: leadd stops reading it once a window
+        /// of answers waits to be written, instead of holding every answer, and when the client
+        /// reads at last, every answer is there, in order.
+        @Test func aClientThatStopsReadingItsAnswersIsNoLongerRead() throws {
+            let daemon = try DaemonProcess()
+            try daemon.start()
+            let pid = try #require(daemon.process?.pid)
+            let before = Self.residentKiB(of: pid)
+            let client = try daemon.client()
+            // Batches of 100 `queue.stats`: about 6 KiB asked, 25 KiB answered, 2,000 times over
+            // (50 MiB of answers if leadd kept them all).
+            let lines = 2_000
+            let batch = JSONValue.array(
+                (0..<100).map { ControlClient.request("queue.stats", JSONObject(), id: Int64($0)) }
+            ).serialized
+            let written = Locked(0)
+            // Writing and reading use separate parts of the client, so one thread may write while
+            // this one reads.
+            nonisolated(unsafe) let sender = client
+            let writer = Thread {
+                for _ in 0..<lines {
+                    guard (try? sender.writeLine(batch)) != nil else { return }
+                    written.withLock { $0 += 1 }
+                }
+            }
+            writer.start()
+            Thread.sleep(forTimeInterval: 5)
+            let grown = Self.residentKiB(of: pid) - before
+            #expect(written.withLock { $0 } < lines, "leadd read every request of a client that reads nothing")
+            #expect(grown < 20 * 1024, "leadd grew by \(grown / 1024) MiB holding answers")
+            for _ in 0..<lines {
+                let answers = try #require(try client.readResponse().arrayValue)
+                #expect(answers.count == 100)
+                #expect(answers.last?["id"] == .integer(99))
+            }
+            #expect(written.withLock { $0 } == lines)
         }
 
         static func residentKiB(of pid: pid_t) -> Int {
