@@ -31,7 +31,7 @@ public final class ControlService: Sendable {
                 return RPCResponse.failure(id: .null, error: .invalidRequest("empty batch")).serialized
             }
             let responses = await respondToBatch(elements, connection: connection)
-            return responses.isEmpty ? nil : JSONValue.array(responses).serialized
+            return responses.isEmpty ? nil : "[" + responses.joined(separator: ",") + "]"
         }
         return await respondToOne(parsed, connection: connection)?.serialized
     }
@@ -92,8 +92,9 @@ public final class ControlService: Sendable {
     }
 
     /// A batch of `message.send` calls is stored in one store request; anything else runs in order.
-    private func respondToBatch(_ elements: [JSONValue], connection: ControlConnection?) async -> [JSONValue] {
-        var responses: [JSONValue?] = Array(repeating: nil, count: elements.count)
+    /// Answers come back serialized, each send's written out directly (a batch has a thousand).
+    private func respondToBatch(_ elements: [JSONValue], connection: ControlConnection?) async -> [String] {
+        var responses: [String?] = Array(repeating: nil, count: elements.count)
         var sends: [(index: Int, request: RPCRequest, message: NewMessage)] = []
         let config = runtime.config.current
         for (index, element) in elements.enumerated() {
@@ -102,23 +103,23 @@ public final class ControlService: Sendable {
                     try authorize(request.method, connection: connection)
                     sends.append((index, request, try newMessage(from: request.params, config: config)))
                 } catch {
-                    responses[index] = request.id.map { RPCResponse.failure(id: $0, error: error) }
+                    responses[index] = request.id.map { RPCResponse.failure(id: $0, error: error).serialized }
                 }
                 continue
             }
-            responses[index] = await respondToOne(element, connection: connection)
+            responses[index] = await respondToOne(element, connection: connection)?.serialized
         }
         if !sends.isEmpty {
             do {
                 let results = try await enqueue(sends.map(\.message))
                 for (send, result) in zip(sends, results) {
-                    responses[send.index] = send.request.id.map {
-                        RPCResponse.success(id: $0, result: Self.sendResult(result))
-                    }
+                    responses[send.index] = send.request.id.map { Self.sendAnswer(id: $0, result) }
                 }
             } catch {
                 for send in sends {
-                    responses[send.index] = send.request.id.map { RPCResponse.failure(id: $0, error: error) }
+                    responses[send.index] = send.request.id.map {
+                        RPCResponse.failure(id: $0, error: error).serialized
+                    }
                 }
             }
         }
@@ -283,6 +284,12 @@ public final class ControlService: Sendable {
         }
         // The dispatchers hear of the new rows from the store once they commit; nothing to wake here.
         return results
+    }
+
+    /// The same text as `RPCResponse.success(id:result: sendResult(result)).serialized`, written directly.
+    static func sendAnswer(id: JSONValue, _ result: EnqueueResult) -> String {
+        #"{"jsonrpc":"2.0","id":"# + id.serialized + #","result":{"id":""# + String(result.id) + #"","duplicate":"#
+            + (result.duplicate ? "true" : "false") + "}}"
     }
 
     static func sendResult(_ result: EnqueueResult) -> JSONValue {

@@ -142,4 +142,16 @@ import Testing
         #expect(applied["result"]?["reloaded"] == .bool(true))
         #expect(runtime.config.current.channel(named: "sms")?.retry.initial == .seconds(7))
     }
+
+    /// A batch's send answers are written directly; they read exactly as the generic ones would.
+    @Test func sendAnswersAreWrittenAsTheGenericSerializerWould() {
+        let ids: [JSONValue] = [.integer(7), .integer(-1), .string("a \"quoted\" id\n"), .string("é")]
+        for id in ids {
+            for result in [EnqueueResult(id: 42, duplicate: false), EnqueueResult(id: 9_000_000_001, duplicate: true)] {
+                #expect(
+                    ControlService.sendAnswer(id: id, result)
+                        == RPCResponse.success(id: id, result: ControlService.sendResult(result)).serialized)
+            }
+        }
+    }
 }
