@@ -183,7 +183,13 @@ struct Benchmark: ParsableCommand {
         leadd.stop()
 
         var scale: QueueAtScaleProbe.Result?
-        if queued > 0 {
+        // About 200 bytes a queued message on disk, with room for the write-ahead log.
+        let needed = Int64(queued) * 250 + (1 << 30)
+        let free = freeBytes(directory)
+        if queued > 0 && free < needed {
+            progress("queue at scale: skipped, \(free >> 20) MiB free in \(directory), needs \(needed >> 20) MiB")
+        }
+        if queued > 0 && free >= needed {
             progress("queue at scale: importing \(queued) messages")
             scale = try QueueAtScaleProbe(
                 directory: directory + "/at-scale", binaries: binaries, messages: queued, connections: connections
@@ -259,6 +265,11 @@ struct Benchmark: ParsableCommand {
                 String(format: "%.2f / %.2f / %.2f ms", timer.p50, timer.p99, timer.max), "machine noise", "",
             ],
         ]
+        if queued > 0 && free < needed {
+            rows.append([
+                "\(queued.formatted()) queued: skipped, \(free >> 20) MiB free, needs \(needed >> 20) MiB", "", "", "",
+            ])
+        }
         if let scale {
             let n = scale.queued.formatted()
             rows += [
@@ -314,6 +325,13 @@ struct Benchmark: ParsableCommand {
         try body()
         return Double(count) / Date().timeIntervalSince(start)
     }
+}
+
+/// Bytes free for an unprivileged writer on the file system holding `path`.
+func freeBytes(_ path: String) -> Int64 {
+    var stats = statvfs()
+    guard statvfs(path, &stats) == 0 else { return 0 }
+    return Int64(stats.f_bavail) * Int64(stats.f_frsize)
 }
 
 /// A line on stderr as each phase starts, so a profiler can be pointed at one phase.
