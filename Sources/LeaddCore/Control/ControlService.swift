@@ -39,33 +39,38 @@ public final class ControlService: Sendable {
     /// Methods that read only what is kept in memory: the socket's own thread answers them at once
     /// (see `quickResponse`), so they stay quick while dispatch keeps the other threads busy.
     /// `channel.list` is not one: it asks each plugin for its health, which may take a plugin's lock.
-    static let quickMethods: Set<String> = ["status", "queue.stats", "breaker.list"]
+    static let quickMethods = ["status", "queue.stats", "breaker.list"]
+    /// Each quick method's name in quotes: a line without one is not parsed on the socket's thread.
+    private static let quickNames = quickMethods.map { Array("\"\($0)\"".utf8) }
     public static let quickLineLimit = 512
 
     /// The answer to a line holding one request for a quick method, or nil for any other line
-    /// (answered the usual way). Lines longer than a few hundred bytes are never quick requests,
-    /// so a large batch is not parsed twice.
+    /// (answered the usual way). Only short lines naming a quick method are parsed here, so other
+    /// requests (a single send, a large batch) are not parsed twice.
     public func quickResponse(to line: [UInt8]) -> String? {
-        guard line.count <= Self.quickLineLimit, line.firstRange(of: Array(#""method""#.utf8)) != nil else {
-            return nil
-        }
+        guard line.count <= Self.quickLineLimit, Self.quickNames.contains(where: { line.firstRange(of: $0) != nil })
+        else { return nil }
         guard
             let parsed = try? line.withUnsafeBufferPointer({ bytes throws(JSONParseError) in
                 try JSONValue.parse(bytes)
             }),
-            case .success(let request) = RPCRequest.parse(parsed), let id = request.id,
-            Self.quickMethods.contains(request.method)
+            case .success(let request) = RPCRequest.parse(parsed), let id = request.id
         else { return nil }
         do {
-            let result: JSONValue
-            switch request.method {
-            case "status": result = try status(request.params)
-            case "queue.stats": result = try queueStats(request.params)
-            default: result = try breakerList(request.params)
-            }
+            guard let result = try quickCall(request) else { return nil }
             return RPCResponse.success(id: id, result: result).serialized
         } catch {
             return RPCResponse.failure(id: id, error: error).serialized
+        }
+    }
+
+    /// The quick methods, answered without suspending; nil for any other method.
+    private func quickCall(_ request: RPCRequest) throws(RPCError) -> JSONValue? {
+        switch request.method {
+        case "status": try status(request.params)
+        case "queue.stats": try queueStats(request.params)
+        case "breaker.list": try breakerList(request.params)
+        default: nil
         }
     }
 
@@ -136,19 +141,17 @@ public final class ControlService: Sendable {
 
     func call(_ request: RPCRequest, connection: ControlConnection? = nil) async throws(RPCError) -> JSONValue {
         try authorize(request.method, connection: connection)
+        if let result = try quickCall(request) { return result }
         switch request.method {
         case "metrics": return try await metrics(request.params)
         case "events.subscribe": return try subscribe(request.params, connection: connection)
-        case "status": return try status(request.params)
         case "message.send": return try await send(request.params)
         case "message.get": return try await get(request.params)
-        case "queue.stats": return try queueStats(request.params)
         case "channel.list": return try channelList(request.params)
         case "config.reload": return try reload(request.params)
         case "dlq.list": return try await deadLetterList(request.params)
         case "dlq.retry": return try await deadLetterRetry(request.params)
         case "dlq.purge": return try await deadLetterPurge(request.params)
-        case "breaker.list": return try breakerList(request.params)
         case "breaker.reset": return try breakerReset(request.params)
         case "sender.put": return try await senderPut(request.params)
         case "sender.get": return try senderGet(request.params)

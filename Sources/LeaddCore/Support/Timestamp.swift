@@ -24,15 +24,7 @@ public enum Timestamp {
             guard b.count >= 20, b[4] == 0x2D, b[7] == 0x2D, b[10] == 0x54, b[13] == 0x3A, b[16] == 0x3A else {
                 return nil
             }
-            func digits(_ from: Int, _ count: Int) -> Int? {
-                var n = 0
-                for i in from..<from + count {
-                    let d = Int(b[i]) - 0x30
-                    guard d >= 0 && d <= 9 else { return nil }
-                    n = n * 10 + d
-                }
-                return n
-            }
+            func digits(_ from: Int, _ count: Int) -> Int? { decimal(b, from..<from + count) }
             guard let year = digits(0, 4), let month = digits(5, 2), let day = digits(8, 2), let hour = digits(11, 2),
                 let minute = digits(14, 2), let second = digits(17, 2), year >= 1970, (1...12).contains(month),
                 day >= 1, day <= daysIn(month: month, year: year), hour < 24, minute < 60, second < 60
@@ -66,6 +58,17 @@ public enum Timestamp {
         }
     }
 
+    /// The decimal number in `bytes[range]`, nil unless every byte there is a digit.
+    private static func decimal<Bytes: RandomAccessCollection<UInt8>>(_ bytes: Bytes, _ range: Range<Int>) -> Int?
+    where Bytes.Index == Int {
+        var n = 0
+        for byte in bytes[range] {
+            guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+            n = n * 10 + Int(byte - UInt8(ascii: "0"))
+        }
+        return n
+    }
+
     private static func daysIn(month: Int, year: Int) -> Int {
         switch month {
         case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
@@ -93,14 +96,7 @@ public enum Timestamp {
             bytes[10] == UInt8(ascii: "T") || bytes[10] == UInt8(ascii: " "), bytes[13] == UInt8(ascii: ":"),
             bytes.count == 16 || bytes[16] == UInt8(ascii: ":")
         else { return nil }
-        func number(_ range: Range<Int>) -> Int? {
-            var n = 0
-            for b in bytes[range] {
-                guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b) else { return nil }
-                n = n * 10 + Int(b - UInt8(ascii: "0"))
-            }
-            return n
-        }
+        func number(_ range: Range<Int>) -> Int? { decimal(bytes, range) }
         guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
             let hour = number(11..<13), let minute = number(14..<16), (1...12).contains(month), (1...31).contains(day),
             hour < 24, minute < 60
