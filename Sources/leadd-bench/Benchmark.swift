@@ -186,10 +186,9 @@ struct Benchmark: ParsableCommand {
         // About 200 bytes a queued message on disk, with room for the write-ahead log.
         let needed = Int64(queued) * 250 + (1 << 30)
         let free = freeBytes(directory)
-        if queued > 0 && free < needed {
-            progress("queue at scale: skipped, \(free >> 20) MiB free in \(directory), needs \(needed >> 20) MiB")
-        }
-        if queued > 0 && free >= needed {
+        let tooLittleSpace = queued > 0 && free < needed ? "\(free >> 20) MiB free, needs \(needed >> 20) MiB" : nil
+        if let tooLittleSpace { progress("queue at scale: skipped, \(tooLittleSpace) in \(directory)") }
+        if queued > 0 && tooLittleSpace == nil {
             progress("queue at scale: importing \(queued) messages")
             scale = try QueueAtScaleProbe(
                 directory: directory + "/at-scale", binaries: binaries, messages: queued, connections: connections
@@ -265,11 +264,7 @@ struct Benchmark: ParsableCommand {
                 String(format: "%.2f / %.2f / %.2f ms", timer.p50, timer.p99, timer.max), "machine noise", "",
             ],
         ]
-        if queued > 0 && free < needed {
-            rows.append([
-                "\(queued.formatted()) queued: skipped, \(free >> 20) MiB free, needs \(needed >> 20) MiB", "", "", "",
-            ])
-        }
+        if let tooLittleSpace { rows.append(["\(queued.formatted()) queued: skipped, \(tooLittleSpace)", "", "", ""]) }
         if let scale {
             let n = scale.queued.formatted()
             rows += [
