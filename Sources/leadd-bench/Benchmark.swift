@@ -96,8 +96,8 @@ struct Benchmark: ParsableCommand {
         }
         print("leadd-bench: \(messages) batched, \(singles) single, \(connections) connections, in \(directory)")
         let raw = try RawSQLiteReference(directory: directory, rows: messages).run()
-        let postgresMissing = PostgresReference.unavailable()
-        var postgres: PostgresReference.Result?
+        let postgresMissing = PostgresReference.unavailable(peers: peers)
+        var postgres: ReferenceRates?
         if postgresMissing == nil {
             progress("PostgreSQL reference: \(messages) rows")
             postgres = try PostgresReference(directory: directory, peers: peers, rows: messages).run()

@@ -6,18 +6,17 @@ internal import CLibPQ
 import Foundation
 
 struct PostgresReference {
-    struct Result {
-        var insertPerSecond: Double
-        var cyclePerSecond: Double
-    }
-
     let directory: String
     let peers: String
     let rows: Int
     let batch = 1000
 
-    /// nil (with the reason) when PostgreSQL's server is not installed.
-    static func unavailable() -> String? {
+    /// nil, or why the reference cannot run: no PostgreSQL server installed, or not run from the
+    /// source tree (where the script that starts a private cluster is).
+    static func unavailable(peers: String) -> String? {
+        guard FileManager.default.isExecutableFile(atPath: peers + "/postgres/start") else {
+            return "no \(peers)/postgres/start (run from the source tree)"
+        }
         let found = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []
         if found.contains(where: {
             FileManager.default.isExecutableFile(atPath: "/usr/lib/postgresql/\($0)/bin/postgres")
@@ -27,7 +26,7 @@ struct PostgresReference {
         return "PostgreSQL is not installed (apt-get install postgresql)"
     }
 
-    func run() throws -> Result {
+    func run() throws -> ReferenceRates {
         let cluster = try PostgresCluster(directory: directory + "/postgres", script: peers + "/postgres/start")
         defer { cluster.stop() }
         let db = try PostgresConnection(url: cluster.url)
@@ -81,7 +80,7 @@ struct PostgresReference {
         }
         let cycled = Date()
         db.close()
-        return Result(
+        return ReferenceRates(
             insertPerSecond: Double(rows) / inserted.timeIntervalSince(start),
             cyclePerSecond: Double(rows) / cycled.timeIntervalSince(start))
     }

@@ -4,17 +4,11 @@ internal import CSQLite
 import Foundation
 
 struct RawSQLiteReference {
-    struct Result {
-        var insertPerSecond: Double
-        /// Enqueue + claim + complete, each in 1,000-row transactions: messages fully cycled per second.
-        var cyclePerSecond: Double
-    }
-
     let directory: String
     let rows: Int
     let batch = 1000
 
-    func run() throws -> Result {
+    func run() throws -> ReferenceRates {
         let path = directory + "/raw.db"
         var db: OpaquePointer?
         guard sqlite3_open(path, &db) == SQLITE_OK, let db else { throw BenchError("cannot open \(path)") }
@@ -102,7 +96,7 @@ struct RawSQLiteReference {
             try exec(db, "COMMIT")
         }
         let cycled = Date()
-        return Result(
+        return ReferenceRates(
             insertPerSecond: Double(rows) / inserted.timeIntervalSince(start),
             cyclePerSecond: Double(rows) / cycled.timeIntervalSince(start))
     }
@@ -129,6 +123,13 @@ struct RawSQLiteReference {
 }
 
 private let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+/// What a reference queue (raw SQLite, PostgreSQL) achieved on the same rows.
+struct ReferenceRates {
+    var insertPerSecond: Double
+    /// Enqueue + claim + complete, each in 1,000-row transactions: messages fully cycled per second.
+    var cyclePerSecond: Double
+}
 
 struct BenchError: Error, CustomStringConvertible {
     var description: String
