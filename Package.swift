@@ -94,6 +94,7 @@ let package = Package(
             name: "LeaddCore",
             dependencies: [
                 "CSQLite",
+                "CLibPQ",
                 "CSystemd",
                 "CPhoneNumbers",
                 "LeaddProtocol",

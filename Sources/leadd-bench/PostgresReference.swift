@@ -97,6 +97,7 @@ final class PostgresCluster {
         process.executableURL = URL(fileURLWithPath: script)
         process.arguments = [directory, String(port)]
         process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
         try process.run()
         let deadline = Date().addingTimeInterval(60)
         while !FileManager.default.fileExists(atPath: directory + "/ready") {

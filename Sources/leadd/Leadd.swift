@@ -51,24 +51,15 @@ struct Leadd: AsyncParsableCommand {
             return
         }
 
-        let store: SQLiteQueueStore
-        let databasePath = loaded.daemon.stateDirectory + "/leadd.db"
+        let store = try openStore(loaded, logger: logger)
+        let recovered: Int
         do {
-            try FileManager.default.createDirectory(
-                atPath: loaded.daemon.stateDirectory, withIntermediateDirectories: true)
-            store = try SQLiteQueueStore(
-                path: databasePath, synchronous: loaded.store.synchronous, maxBatch: loaded.store.maxBatch)
-        } catch let error as SQLiteError where error.isCorruption {
-            // Never reset or repair behind the operator's back: the file may hold the only copy.
-            logger.critical(
-                "\(databasePath) is damaged (\(error)); leadd will not start on it. Restore it from a backup, or move it and its -wal file aside to start empty"
-            )
-            throw ExitCode(ExitStatus.ioError)
+            recovered = try await store.recoverInflight()
         } catch {
-            logger.critical("cannot open the store in \(loaded.daemon.stateDirectory): \(error)")
+            logger.critical("cannot put back the messages left in flight: \(error)")
+            await store.close()
             throw ExitCode(ExitStatus.ioError)
         }
-        let recovered = try await store.recoverInflight()
         if recovered > 0 {
             logger.warning("\(recovered) messages were in flight when leadd last stopped; they are due again")
         }
@@ -145,6 +136,41 @@ struct Leadd: AsyncParsableCommand {
         try await group.run()
         await store.close()
         logger.info("leadd stopped")
+    }
+
+    /// The store the config names: the embedded SQLite file, or a PostgreSQL database shared by nodes.
+    func openStore(_ loaded: LeaddConfig, logger: Logger) throws -> any QueueStore {
+        switch loaded.store.kind {
+        case .postgres:
+            let settings = PostgresQueueStore.Settings(
+                url: loaded.store.url ?? "", pool: loaded.store.pool,
+                node: loaded.store.node ?? ProcessInfo.processInfo.hostName, lease: loaded.store.lease)
+            do {
+                let store = try PostgresQueueStore(settings, logger: logger)
+                logger.info("store: PostgreSQL, node \(settings.node)")
+                return store
+            } catch {
+                logger.critical("cannot open the PostgreSQL store: \(error)")
+                throw ExitCode(ExitStatus.unavailable)
+            }
+        case .sqlite:
+            let databasePath = loaded.daemon.stateDirectory + "/leadd.db"
+            do {
+                try FileManager.default.createDirectory(
+                    atPath: loaded.daemon.stateDirectory, withIntermediateDirectories: true)
+                return try SQLiteQueueStore(
+                    path: databasePath, synchronous: loaded.store.synchronous, maxBatch: loaded.store.maxBatch)
+            } catch let error as SQLiteError where error.isCorruption {
+                // Never reset or repair behind the operator's back: the file may hold the only copy.
+                logger.critical(
+                    "\(databasePath) is damaged (\(error)); leadd will not start on it. Restore it from a backup, or move it and its -wal file aside to start empty"
+                )
+                throw ExitCode(ExitStatus.ioError)
+            } catch {
+                logger.critical("cannot open the store in \(loaded.daemon.stateDirectory): \(error)")
+                throw ExitCode(ExitStatus.ioError)
+            }
+        }
     }
 }
 

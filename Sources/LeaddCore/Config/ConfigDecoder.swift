@@ -147,9 +147,40 @@ public enum ConfigDecoder {
 
     static func decodeStore(_ field: YAMLField) throws(ConfigError) -> StoreConfig {
         var store = StoreConfig()
-        let keys = try field.mapping(allowed: ["synchronous", "max_batch"])
+        let keys = try field.mapping(allowed: [
+            "kind", "synchronous", "max_batch", "url", "pool", "node", "lease",
+        ])
+        if let f = keys["kind"] { store.kind = try f.choice(StoreConfig.Kind.self) }
         if let f = keys["synchronous"] { store.synchronous = try f.choice(SyncMode.self) }
         if let f = keys["max_batch"] { store.maxBatch = try f.int(in: 1...100_000) }
+        if let f = keys["url"] {
+            let url = try f.string()
+            guard url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") else {
+                throw f.error("store url must start with postgres:// or postgresql://")
+            }
+            store.url = url
+        }
+        if let f = keys["pool"] { store.pool = try f.int(in: 1...64) }
+        if let f = keys["node"] {
+            let node = try f.string()
+            guard node.range(of: "^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$", options: .regularExpression) != nil else {
+                throw f.error("store node '\(node)' must be 1-63 letters, digits, '.', '-' or '_'")
+            }
+            store.node = node
+        }
+        if let f = keys["lease"] {
+            store.lease = try f.duration()
+            guard store.lease >= .seconds(1) else { throw f.error("store lease must be at least 1s") }
+        }
+        let postgresOnly = ["url", "pool", "node", "lease"].filter { keys[$0] != nil }
+        switch store.kind {
+        case .postgres where store.url == nil:
+            throw field.error("store kind postgres needs a url (postgresql://user@host:port/database)")
+        case .sqlite where !postgresOnly.isEmpty:
+            throw field.error("store \(postgresOnly.joined(separator: ", ")) applies to kind postgres only")
+        default:
+            break
+        }
         return store
     }
 

@@ -75,9 +75,25 @@ public struct CacheConfig: Sendable, Equatable {
 }
 
 public struct StoreConfig: Sendable, Equatable {
+    public enum Kind: String, Sendable, CaseIterable {
+        /// One file in the state directory: one node.
+        case sqlite
+        /// A PostgreSQL database shared by one or more nodes.
+        case postgres
+    }
+
+    public var kind: Kind = .sqlite
     public var synchronous: SyncMode = .full
     /// Most requests grouped into one transaction.
     public var maxBatch = 1000
+    /// PostgreSQL: a libpq connection URL (passwords belong in a pgpass file, not here).
+    public var url: String?
+    /// PostgreSQL: connections this node opens for its work.
+    public var pool = 4
+    /// PostgreSQL: this node's name, unique among the nodes sharing the database; default the host name.
+    public var node: String?
+    /// PostgreSQL: how long a silent node keeps its in-flight messages before another takes them back.
+    public var lease: Duration = .seconds(15)
 }
 
 /// Exponential backoff: the wait before try n+1 is `initial * multiplier^(n-1)`, at most `max`,

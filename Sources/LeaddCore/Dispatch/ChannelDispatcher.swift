@@ -83,6 +83,16 @@ public final class ChannelDispatcher: Sendable {
             capacity: max(1_000, 2 * (channel?.batchSize ?? 100) * (channel?.concurrency ?? 1)))
         // Registered before the first read of the queue, so no row committed after it is missed.
         store.observeQueue { [weak self] rows in self?.noted(rows) }
+        store.observeReopenedLanes { [weak self] lanes in self?.reopened(lanes) }
+    }
+
+    /// Lanes another node added rows to: read again from there.
+    private func reopened(_ lanes: [ReopenedLane]) {
+        let mine = lanes.filter { $0.channel == name }
+        guard !mine.isEmpty else { return }
+        horizon.withLock { horizon in for lane in mine { horizon.reopen(lane.lane, from: lane.from) } }
+        waker.wake()
+        prefetchWaker.wake()
     }
 
     private func noted(_ rows: [QueuedRow]) {
@@ -141,8 +151,14 @@ public final class ChannelDispatcher: Sendable {
                 }
                 // The channel's rate limit: pick no more than its bucket holds, and give back what was not used.
                 var tokens: Int?
-                if let rate = settings?.rate {
-                    let burst = settings?.burst
+                if var rate = settings?.rate {
+                    var burst = settings?.burst
+                    // Nodes sharing a store split the channel's limit evenly.
+                    let nodes = Int((1 / store.rateShare).rounded())
+                    if nodes > 1 {
+                        rate.per = rate.per * nodes
+                        burst = burst.map { max(1, $0 / nodes) }
+                    }
                     let (taken, next) = bucket.withLock { bucket -> (Int, Int64) in
                         if bucket?.rate != rate || bucket?.burst != (burst ?? bucket?.burst) {
                             bucket = TokenBucket(rate: rate, burst: burst, now: now)

@@ -53,6 +53,8 @@ public struct HorizonQueue: Sendable {
         var refilling = false
         /// Rows announced while a refill was being read, applied when it lands.
         var announcedDuringRefill: [QueueEntry] = []
+        /// A reopening that came while a refill was being read, applied when it lands.
+        var reopenedDuringRefill: Int64?
 
         var count: Int { entries.count - head }
         var first: QueueEntry? { head < entries.count ? entries[head] : nil }
@@ -134,6 +136,32 @@ public struct HorizonQueue: Sendable {
         }
     }
 
+    /// The store may hold rows of `key` from `due` on that were never announced here (another
+    /// node added them): what is held from there on is dropped and read again.
+    public mutating func reopen(_ key: QueueLane, from due: Int64) {
+        var lane = lanes[key] ?? Lane()
+        defer { lanes[key] = lane }
+        if lane.refilling {
+            lane.reopenedDuringRefill = min(lane.reopenedDuringRefill ?? .max, due)
+            return
+        }
+        Self.reopen(&lane, from: due)
+    }
+
+    private static func reopen(_ lane: inout Lane, from due: Int64) {
+        if let through = lane.loadedThrough, through.dueAt >= due {
+            var keep = lane.head
+            while keep < lane.entries.count && lane.entries[keep].dueAt < due { keep += 1 }
+            lane.entries.removeSubrange(keep...)
+            lane.loadedThrough = due == .min ? nil : QueueEntry(dueAt: due - 1, id: .max)
+            if lane.loadedThrough == nil {
+                lane.entries = []
+                lane.head = 0
+            }
+        }
+        lane.unloadedFrom = min(lane.unloadedFrom ?? .max, due)
+    }
+
     /// The reads to make now; each lane is marked as being read until `refilled` or `refillFailed`.
     public mutating func refills(now: Int64) -> [Refill] {
         var reads: [Refill] = []
@@ -164,6 +192,10 @@ public struct HorizonQueue: Sendable {
         let announced = lane.announcedDuringRefill
         lane.announcedDuringRefill = []
         for entry in announced { place(entry, in: &lane, now: now) }
+        if let due = lane.reopenedDuringRefill {
+            lane.reopenedDuringRefill = nil
+            Self.reopen(&lane, from: due)
+        }
         lanes[read.lane] = lane
         forgetIfIdle(read.lane)
     }
@@ -175,6 +207,10 @@ public struct HorizonQueue: Sendable {
         let announced = lane.announcedDuringRefill
         lane.announcedDuringRefill = []
         for entry in announced { place(entry, in: &lane, now: now) }
+        if let due = lane.reopenedDuringRefill {
+            lane.reopenedDuringRefill = nil
+            Self.reopen(&lane, from: due)
+        }
         lanes[read.lane] = lane
     }
 

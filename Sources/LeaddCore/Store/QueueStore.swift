@@ -47,10 +47,55 @@ public protocol QueueStore: CampaignStore, FeedbackStore, SenderStore {
     /// Makes due again every message left in flight by a previous run; returns how many.
     func recoverInflight() async throws -> Int
 
+    /// Calls `observer` when lanes may hold rows this node has not heard of (added by another
+    /// node sharing the store), from the given due time on.
+    func observeReopenedLanes(_ observer: @escaping @Sendable ([ReopenedLane]) -> Void)
+
+    /// The part of channel-wide and sender limits this node may use (1 when it is alone).
+    var rateShare: Double { get }
+
+    /// The nodes sharing the store; nil for a store of one node.
+    var cluster: ClusterStatus? { get }
+
     func close() async
 }
 
+/// A lane to read again from `from` on: rows may have entered it that this node did not see.
+public struct ReopenedLane: Hashable, Sendable {
+    public var channel: String
+    public var lane: QueueLane
+    public var from: Int64
+
+    public init(channel: String, lane: QueueLane, from: Int64) {
+        self.channel = channel
+        self.lane = lane
+        self.from = from
+    }
+}
+
+/// Which nodes share the store and what each holds.
+public struct ClusterStatus: Sendable, Equatable {
+    public struct Node: Sendable, Equatable {
+        public var name: String
+        public var host: String
+        public var pid: Int
+        /// Milliseconds since the node last renewed its lease (database clock).
+        public var silentFor: Int64
+        public var inFlight: Int64
+    }
+
+    /// This node's name.
+    public var node: String
+    /// The live nodes, by name.
+    public var nodes: [Node]
+    public var lease: Duration
+}
+
 extension QueueStore {
+    public func observeReopenedLanes(_ observer: @escaping @Sendable ([ReopenedLane]) -> Void) {}
+    public var rateShare: Double { 1 }
+    public var cluster: ClusterStatus? { nil }
+
     /// Claims up to `limit` of the channel's messages due by `now`, oldest first across lanes:
     /// for tools and tests; the dispatcher picks through its scheduler instead.
     public func claimDue(channel: String, now: Int64, limit: Int) async throws -> [ClaimedMessage] {

@@ -3,7 +3,7 @@ import Testing
 
 @testable import LeaddCore
 
-@Suite struct SQLiteQueueStoreTests {
+@Suite struct QueueStoreTests {
     let directory = temporaryDirectory()
     var path: String { directory + "/leadd.db" }
 
@@ -14,8 +14,10 @@ import Testing
             tenant: "acme", channel: channel, to: to, contentJSON: #"{"text":"hi"}"#, dueAt: due, idempotencyKey: key)
     }
 
-    @Test func releasedClaimsGoBackToTheQueueOrStayWithTheirCampaign() async throws {
-        let store = try SQLiteQueueStore(path: path)
+    @Test(arguments: StoreEngine.all) func releasedClaimsGoBackToTheQueueOrStayWithTheirCampaign(engine: StoreEngine)
+        async throws
+    {
+        let store = try engine.open(directory)
         let ids = try await store.enqueue([message(), message("+5511900000001"), message("+5511900000002")], now: 500)
         let claimed = try await store.claimDue(channel: "sms", now: 1_000, limit: 10)
         #expect(claimed.count == 3)
@@ -40,8 +42,9 @@ import Testing
         #expect(stats.total[.paused] == 1)
     }
 
-    @Test func claimsMadeAheadAreHandedOutOnceAndGivenBack() async throws {
-        let store = try SQLiteQueueStore(path: path)
+    @Test(arguments: StoreEngine.all) func claimsMadeAheadAreHandedOutOnceAndGivenBack(engine: StoreEngine) async throws
+    {
+        let store = try engine.open(directory)
         let ids = try await store.enqueue(
             [message(due: 1_050), message("+5511900000001", due: 1_080), message("+5511900000002", due: 1_090)],
             now: 500)
@@ -67,8 +70,8 @@ import Testing
         #expect(try await prefetch.take([rows[1]]).map(\.id) == [ids[1].id])
     }
 
-    @Test func enqueueClaimAndSendMovesThroughStates() async throws {
-        let store = try SQLiteQueueStore(path: path)
+    @Test(arguments: StoreEngine.all) func enqueueClaimAndSendMovesThroughStates(engine: StoreEngine) async throws {
+        let store = try engine.open(directory)
         let ids = try await store.enqueue([message(), message("+5511900000000")], now: 500)
         #expect(ids.map(\.duplicate) == [false, false])
         #expect(try await store.message(id: ids[0].id)?.state == .scheduled)
@@ -102,8 +105,8 @@ import Testing
         await store.close()
     }
 
-    @Test func nothingIsClaimedBeforeItsDueTime() async throws {
-        let store = try SQLiteQueueStore(path: path)
+    @Test(arguments: StoreEngine.all) func nothingIsClaimedBeforeItsDueTime(engine: StoreEngine) async throws {
+        let store = try engine.open(directory)
         _ = try await store.enqueue([message(due: 5_000)], now: 0)
         #expect(try await store.claimDue(channel: "sms", now: 4_999, limit: 10).isEmpty)
         let lane = QueueLane(priority: .normal, tenant: "acme")
@@ -116,8 +119,8 @@ import Testing
         await store.close()
     }
 
-    @Test func claimsOnlyTheAskedChannelOldestFirst() async throws {
-        let store = try SQLiteQueueStore(path: path)
+    @Test(arguments: StoreEngine.all) func claimsOnlyTheAskedChannelOldestFirst(engine: StoreEngine) async throws {
+        let store = try engine.open(directory)
         let late = try await store.enqueue([message(due: 300)], now: 0)[0].id
         let early = try await store.enqueue([message(due: 100)], now: 0)[0].id
         _ = try await store.enqueue([message(due: 50, channel: "email")], now: 0)
@@ -126,8 +129,8 @@ import Testing
         await store.close()
     }
 
-    @Test func theSameIdempotencyKeyStoresOneMessage() async throws {
-        let store = try SQLiteQueueStore(path: path)
+    @Test(arguments: StoreEngine.all) func theSameIdempotencyKeyStoresOneMessage(engine: StoreEngine) async throws {
+        let store = try engine.open(directory)
         let first = try await store.enqueue([message(key: "order-1")], now: 0)[0]
         let again = try await store.enqueue([message(key: "order-1")], now: 0)[0]
         #expect(first.duplicate == false)
@@ -144,8 +147,8 @@ import Testing
         await store.close()
     }
 
-    @Test func retryGoesBackToTheQueueAtItsNewTime() async throws {
-        let store = try SQLiteQueueStore(path: path)
+    @Test(arguments: StoreEngine.all) func retryGoesBackToTheQueueAtItsNewTime(engine: StoreEngine) async throws {
+        let store = try engine.open(directory)
         let id = try await store.enqueue([message()], now: 0)[0].id
         _ = try await store.claimDue(channel: "sms", now: 1_000, limit: 1)
         try await store.record([
@@ -161,8 +164,10 @@ import Testing
         await store.close()
     }
 
-    @Test func aDeferredTryKeepsTheAttemptCountButIsInTheHistory() async throws {
-        let store = try SQLiteQueueStore(path: path)
+    @Test(arguments: StoreEngine.all) func aDeferredTryKeepsTheAttemptCountButIsInTheHistory(engine: StoreEngine)
+        async throws
+    {
+        let store = try engine.open(directory)
         let id = try await store.enqueue([message()], now: 0)[0].id
         _ = try await store.claimDue(channel: "sms", now: 1_000, limit: 1)
         try await store.record([
@@ -180,8 +185,8 @@ import Testing
         await store.close()
     }
 
-    @Test func recordingTwiceChangesNothingTheSecondTime() async throws {
-        let store = try SQLiteQueueStore(path: path)
+    @Test(arguments: StoreEngine.all) func recordingTwiceChangesNothingTheSecondTime(engine: StoreEngine) async throws {
+        let store = try engine.open(directory)
         let id = try await store.enqueue([message()], now: 0)[0].id
         _ = try await store.claimDue(channel: "sms", now: 1_000, limit: 1)
         let outcome = DeliveryOutcome(
@@ -193,14 +198,14 @@ import Testing
         await store.close()
     }
 
-    @Test func inflightMessagesAreDueAgainAfterARestart() async throws {
-        var store: SQLiteQueueStore? = try SQLiteQueueStore(path: path)
+    @Test(arguments: StoreEngine.all) func inflightMessagesAreDueAgainAfterARestart(engine: StoreEngine) async throws {
+        var store: (any QueueStore)? = try engine.open(directory)
         let ids = try await store!.enqueue([message(), message("+5511911111111")], now: 0).map(\.id)
         _ = try await store!.claimDue(channel: "sms", now: 1_000, limit: 10)
         await store!.close()
         store = nil
 
-        let reopened = try SQLiteQueueStore(path: path)
+        let reopened = try engine.open(directory)
         #expect(reopened.stats().total[.inflight] == 2)
         #expect(try await reopened.recoverInflight() == 2)
         #expect(try await reopened.message(id: ids[0])?.state == .scheduled)
@@ -209,8 +214,9 @@ import Testing
         await reopened.close()
     }
 
-    @Test func concurrentRequestsAreGroupedAndEachAnswered() async throws {
-        let store = try SQLiteQueueStore(path: path)
+    @Test(arguments: StoreEngine.all) func concurrentRequestsAreGroupedAndEachAnswered(engine: StoreEngine) async throws
+    {
+        let store = try engine.open(directory)
         let ids = try await withThrowingTaskGroup(of: Int64.self) { group in
             for n in 0..<200 {
                 group.addTask { try await store.enqueue([message(key: "k\(n)")], now: 0)[0].id }
@@ -239,19 +245,19 @@ import Testing
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == Data(repeating: 0x41, count: 8192))
     }
 
-    @Test func countsSurviveAReopen() async throws {
-        var store: SQLiteQueueStore? = try SQLiteQueueStore(path: path)
+    @Test(arguments: StoreEngine.all) func countsSurviveAReopen(engine: StoreEngine) async throws {
+        var store: (any QueueStore)? = try engine.open(directory)
         _ = try await store!.enqueue([message(), message("+5511922222222")], now: 0)
         await store!.close()
         store = nil
-        let reopened = try SQLiteQueueStore(path: path)
+        let reopened = try engine.open(directory)
         #expect(reopened.stats().byChannel["sms"]?[.scheduled] == 2)
         await reopened.close()
     }
 }
 
-extension SQLiteQueueStoreTests {
-    func killed(_ store: SQLiteQueueStore, _ messages: [NewMessage]) async throws -> [Int64] {
+extension QueueStoreTests {
+    func killed(_ store: any QueueStore, _ messages: [NewMessage]) async throws -> [Int64] {
         let ids = try await store.enqueue(messages, now: 0).map(\.id)
         _ = try await store.claimDue(channel: "sms", now: 1_000, limit: 100)
         try await store.record(
@@ -261,8 +267,9 @@ extension SQLiteQueueStoreTests {
         return ids
     }
 
-    @Test func deadLettersCanBeListedRetriedOnceAndPurged() async throws {
-        let store = try SQLiteQueueStore(path: path)
+    @Test(arguments: StoreEngine.all) func deadLettersCanBeListedRetriedOnceAndPurged(engine: StoreEngine) async throws
+    {
+        let store = try engine.open(directory)
         var other = message("+5511933333333")
         other.tenant = "globex"
         let ids = try await killed(store, [message(), other])
@@ -295,7 +302,7 @@ extension SQLiteQueueStoreTests {
 }
 
 @Suite struct CampaignStoreTests {
-    let path = temporaryDirectory() + "/campaigns.db"
+    let directory = temporaryDirectory()
 
     func lead(_ key: String, due: Int64 = 1_000) -> PreparedLead {
         var m = NewMessage(
@@ -306,8 +313,8 @@ extension SQLiteQueueStoreTests {
         return PreparedLead(lead: Lead(key: key, phone: key), messages: [m])
     }
 
-    @Test func reimportingAddsNothing() async throws {
-        let store = try SQLiteQueueStore(path: path)
+    @Test(arguments: StoreEngine.all) func reimportingAddsNothing(engine: StoreEngine) async throws {
+        let store = try engine.open(directory)
         _ = try await store.createCampaign(Campaign(id: "c1", tenant: "acme", name: "c", steps: []), now: 0)
         let first = try await store.importLeads(campaign: "c1", [lead("+1"), lead("+2")], now: 0)
         #expect(first.allSatisfy { if case .accepted(_, 1) = $0 { true } else { false } })
@@ -320,8 +327,8 @@ extension SQLiteQueueStoreTests {
         await store.close()
     }
 
-    @Test func pauseHoldsResumeRequeuesAndCancelEnds() async throws {
-        let store = try SQLiteQueueStore(path: path)
+    @Test(arguments: StoreEngine.all) func pauseHoldsResumeRequeuesAndCancelEnds(engine: StoreEngine) async throws {
+        let store = try engine.open(directory)
         _ = try await store.createCampaign(Campaign(id: "c1", tenant: "acme", name: "c", steps: []), now: 0)
         _ = try await store.importLeads(campaign: "c1", (1...5).map { lead("+\($0)", due: Int64($0) * 100) }, now: 0)
         let sent = try await store.claimDue(channel: "sms", now: 100, limit: 1)
@@ -348,8 +355,8 @@ extension SQLiteQueueStoreTests {
         await store.close()
     }
 
-    @Test func tenantsAndSuppressionsRoundTrip() async throws {
-        let store = try SQLiteQueueStore(path: path)
+    @Test(arguments: StoreEngine.all) func tenantsAndSuppressionsRoundTrip(engine: StoreEngine) async throws {
+        let store = try engine.open(directory)
         var t = Tenant(id: "acme")
         t.country = "BR"
         t.rate = Rate(count: 10, per: .seconds(1))
