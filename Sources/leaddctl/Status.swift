@@ -23,6 +23,14 @@ struct Status: ParsableCommand {
             for channel in result["channels"]?.arrayValue ?? [] {
                 print("channel \(text(channel["name"])): \(text(channel["state"]))")
             }
+            if let node = result["node"] {
+                print("node: \(text(node)) (lease \(text(result["cluster"]?["lease_seconds"]))s)")
+                for peer in result["cluster"]?["nodes"]?.arrayValue ?? [] {
+                    print(
+                        "  \(text(peer["name"])) on \(text(peer["host"])) pid \(text(peer["pid"])): "
+                            + "\(text(peer["in_flight"])) in flight, seen \(text(peer["silent_ms"])) ms ago")
+                }
+            }
         }
     }
 }

@@ -192,21 +192,37 @@ public final class ControlService: Sendable {
         _ = try Params(params, allowed: [])
         let stats = runtime.store.stats()
         let now = runtime.clock.nowMilliseconds()
-        return .object(
-            JSONObject([
-                "version": .string(Self.version),
-                "pid": .integer(Int64(getpid())),
-                "started_at": .string(Timestamp.format(runtime.startedAt)),
-                "uptime_seconds": .integer((now - runtime.startedAt) / 1000),
-                "config": .string(runtime.config.path),
-                "queue": Self.counts(stats.total),
-                "events_dropped": .integer(Int64(runtime.events.dropped)),
-                "caches": cacheStatus(),
-                "channels": .array(
-                    runtime.channels.map {
-                        .object(JSONObject(["name": .string($0.name), "state": .string($0.stateWord)]))
-                    }),
-            ]))
+        var status = JSONObject([
+            "version": .string(Self.version),
+            "pid": .integer(Int64(getpid())),
+            "started_at": .string(Timestamp.format(runtime.startedAt)),
+            "uptime_seconds": .integer((now - runtime.startedAt) / 1000),
+            "config": .string(runtime.config.path),
+            "queue": Self.counts(stats.total),
+            "events_dropped": .integer(Int64(runtime.events.dropped)),
+            "caches": cacheStatus(),
+            "channels": .array(
+                runtime.channels.map {
+                    .object(JSONObject(["name": .string($0.name), "state": .string($0.stateWord)]))
+                }),
+        ])
+        if let cluster = runtime.store.cluster {
+            status["node"] = .string(cluster.node)
+            status["cluster"] = .object(
+                JSONObject([
+                    "lease_seconds": .integer(cluster.lease.components.seconds),
+                    "nodes": .array(
+                        cluster.nodes.map { node in
+                            .object(
+                                JSONObject([
+                                    "name": .string(node.name), "host": .string(node.host),
+                                    "pid": .integer(Int64(node.pid)), "silent_ms": .integer(node.silentFor),
+                                    "in_flight": .integer(node.inFlight.values.reduce(0, +)),
+                                ]))
+                        }),
+                ]))
+        }
+        return .object(status)
     }
 
     /// Built once: a set literal at the call would hash every name again for each message.
@@ -353,6 +369,7 @@ public final class ControlService: Sendable {
 
     private func channelList(_ params: JSONObject) throws(RPCError) -> JSONValue {
         _ = try Params(params, allowed: [])
+        let cluster = runtime.store.cluster
         return .array(
             runtime.channels.map { channel in
                 var object = JSONObject([
@@ -368,6 +385,13 @@ public final class ControlService: Sendable {
                     object["health"] = .string(instance.healthProblem() ?? "ok")
                 case .failed(let reason):
                     object["error"] = .string(reason)
+                }
+                if let cluster {
+                    // Which node answers, and which nodes hold this channel's messages in flight.
+                    object["node"] = .string(cluster.node)
+                    var held = JSONObject()
+                    for node in cluster.nodes { held[node.name] = .integer(node.inFlight[channel.name] ?? 0) }
+                    object["in_flight_by_node"] = .object(held)
                 }
                 return .object(object)
             })

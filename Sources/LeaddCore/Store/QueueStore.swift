@@ -81,7 +81,8 @@ public struct ClusterStatus: Sendable, Equatable {
         public var pid: Int
         /// Milliseconds since the node last renewed its lease (database clock).
         public var silentFor: Int64
-        public var inFlight: Int64
+        /// Messages the node holds in flight, by channel.
+        public var inFlight: [String: Int64]
     }
 
     /// This node's name.

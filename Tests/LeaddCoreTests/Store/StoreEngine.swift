@@ -3,6 +3,7 @@
 // that stops when the process exits. Each test gets a database of its own.
 import Foundation
 import LeaddSync
+import TestSupport
 import Testing
 
 @testable import LeaddCore
@@ -30,12 +31,9 @@ enum StoreEngine: String, CaseIterable, CustomTestStringConvertible, Sendable {
     }
 }
 
-/// One private PostgreSQL cluster per test process.
+/// One private PostgreSQL cluster per test process, a database per test.
 final class PostgresTestCluster: Sendable {
-    static let installed: Bool = {
-        let found = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []
-        return found.contains { FileManager.default.isExecutableFile(atPath: "/usr/lib/postgresql/\($0)/bin/postgres") }
-    }()
+    static var installed: Bool { PrivatePostgres.installed }
 
     nonisolated(unsafe) private static var started: PostgresTestCluster?
     private static let lock = Locked(())
@@ -51,42 +49,19 @@ final class PostgresTestCluster: Sendable {
         }
     }
 
-    let base: String
+    private let server: PrivatePostgres
     private let databases = Locked<[String: String]>([:])
 
-    private init() throws {
-        let directory = NSTemporaryDirectory() + "leadd-pg-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let port = Int.random(in: 20_000...60_000)
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("Peers/postgres/start").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: script)
-        process.arguments = [directory, String(port)]
-        // Not the test's own output: `swift test` waits for every writer of that pipe to finish.
-        _ = FileManager.default.createFile(atPath: directory + "/start.log", contents: nil)
-        let log = FileHandle(forWritingAtPath: directory + "/start.log")
-        process.standardOutput = log
-        process.standardError = log
-        try process.run()
-        let deadline = Date().addingTimeInterval(90)
-        while !FileManager.default.fileExists(atPath: directory + "/ready") {
-            guard process.isRunning, Date() < deadline else {
-                throw PostgresError(message: "the test cluster did not start; see \(directory)/postgres.log")
-            }
-            usleep(50_000)
-        }
-        base = "postgresql://leadd@127.0.0.1:\(port)"
-    }
+    private init() throws { server = try PrivatePostgres() }
 
     /// A database of its own for `key`, created on first use.
     func database(for key: String) throws -> String {
         try databases.withLock { known in
             if let url = known[key] { return url }
             let name = "t\(known.count)_\(UInt32.random(in: 0...UInt32.max))"
-            let admin = try PostgresConnection(url: base + "/leadd")
+            let admin = try PostgresConnection(url: server.url)
             try admin.execute("CREATE DATABASE \(name)")
-            let url = base + "/" + name
+            let url = server.base + "/" + name
             known[key] = url
             return url
         }

@@ -19,7 +19,7 @@ final class ClusterMembership: Sendable {
     private struct State {
         var live: [String]
         var members: [Member] = []
-        var inFlight: [String: Int64] = [:]
+        var inFlight: [String: [String: Int64]] = [:]
         var databaseNow: Int64 = 0
     }
 
@@ -125,9 +125,14 @@ final class ClusterMembership: Sendable {
             }
         }
         let inFlight = try db.query(
-            "SELECT claimed_by, count(*) FROM messages WHERE state = 1 AND claimed_by IS NOT NULL GROUP BY claimed_by")
-        var held: [String: Int64] = [:]
-        for row in 0..<inFlight.count { held[inFlight.string(row, 0)] = inFlight.int64(row, 1) }
+            """
+            SELECT claimed_by, channel, count(*) FROM messages WHERE state = 1 AND claimed_by IS NOT NULL
+            GROUP BY claimed_by, channel
+            """)
+        var held: [String: [String: Int64]] = [:]
+        for row in 0..<inFlight.count {
+            held[inFlight.string(row, 0), default: [:]][inFlight.string(row, 1)] = inFlight.int64(row, 2)
+        }
         let live = members.map(\.name)
         let before = state.withLock { state in
             let before = state.live
@@ -160,7 +165,7 @@ final class ClusterMembership: Sendable {
                 nodes: state.members.map {
                     .init(
                         name: $0.name, host: $0.host, pid: $0.pid, silentFor: max(0, state.databaseNow - $0.seenAt),
-                        inFlight: state.inFlight[$0.name] ?? 0)
+                        inFlight: state.inFlight[$0.name] ?? [:])
                 },
                 lease: lease)
         }
