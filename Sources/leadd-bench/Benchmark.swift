@@ -50,6 +50,12 @@ struct Benchmark: ParsableCommand {
     @Option(help: "Where the provider peers are (Kannel, SMTP, Twilio mock, WhatsApp fake).")
     var peers = "Tests/Peers"
 
+    @Option(help: "Messages dispatched by 1, 2 and 3 nodes sharing one PostgreSQL store (0 skips it).")
+    var clusterMessages = 200_000
+
+    @Flag(help: "Only the 1, 2 and 3 node runs on PostgreSQL.")
+    var clusterOnly = false
+
     @Flag(help: "Keep the temporary directory.")
     var keep = false
 
@@ -62,6 +68,7 @@ struct Benchmark: ParsableCommand {
             latenessSeconds = 2
             latenessRate = 1_000
             channelMessages = 200
+            clusterMessages = 2_000
         }
         let binaries = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().path
         let directory = NSTemporaryDirectory() + "leadd-bench-\(getpid())"
@@ -72,6 +79,22 @@ struct Benchmark: ParsableCommand {
             printTable(
                 ["channel plugin -> local peer", "leadd", "leadd CPU", "peer CPU", "bottleneck"],
                 try channelRows(binaries, directory))
+            return
+        }
+        if clusterOnly {
+            if let missing = PostgresReference.unavailable(peers: peers) { throw BenchError(missing) }
+            let results = try ClusterProbe(
+                directory: directory, binaries: binaries, peers: peers, messages: clusterMessages,
+                nodeCounts: [1, 2, 3]
+            ).run()
+            printTable(
+                ["nodes on one PostgreSQL", "dispatch", "import"],
+                results.map {
+                    [
+                        "\($0.nodes)", String(format: "%.0f msgs/s", $0.dispatchPerSecond),
+                        String(format: "%.0f msgs/s", $0.importPerSecond),
+                    ]
+                })
             return
         }
         if latenessOnly {
@@ -195,6 +218,14 @@ struct Benchmark: ParsableCommand {
             ).run()
         }
 
+        var nodes: [ClusterProbe.Result] = []
+        if postgresMissing == nil && clusterMessages > 0 {
+            nodes = try ClusterProbe(
+                directory: directory, binaries: binaries, peers: peers, messages: clusterMessages,
+                nodeCounts: [1, 2, 3]
+            ).run()
+        }
+
         func ratio(_ a: Double, _ b: Double) -> String { String(format: "%.2fx", a / b) }
         /// The ratio to the PostgreSQL queue doing the same work, when it ran.
         func peer(_ a: Double, _ b: Double?) -> String { b.map { ", " + ratio(a, $0) + " of PostgreSQL" } ?? "" }
@@ -283,6 +314,16 @@ struct Benchmark: ParsableCommand {
         }
         // Each plugin once, against its peer (a second run in the same directory would find the
         // first one's records).
+        for result in nodes {
+            rows.append([
+                "leadd on PostgreSQL, \(result.nodes) node\(result.nodes == 1 ? "" : "s"): dispatch "
+                    + "(\(clusterMessages) msgs, 100 tenants; import \(rate(result.importPerSecond)))",
+                rate(result.dispatchPerSecond),
+                ratio(result.dispatchPerSecond, dispatchRate) + " of leadd on SQLite"
+                    + peer(result.dispatchPerSecond, postgres?.cyclePerSecond),
+                "",
+            ])
+        }
         let channels = noChannels ? [] : try channelRows(binaries, directory)
         printTable(["measure", "leadd", "ratio", "target"], rows)
         if !channels.isEmpty {
