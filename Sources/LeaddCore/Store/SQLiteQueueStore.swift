@@ -530,13 +530,7 @@ public final class SQLiteQueueStore: QueueStore {
         }
     }
 
-    public func stats() -> QueueStats {
-        counts.value.withLock { counts in
-            var stats = QueueStats()
-            for (key, n) in counts where n != 0 { stats.byChannel[key.channel, default: [:]][key.state] = n }
-            return stats
-        }
-    }
+    public func stats() -> QueueStats { counts.stats() }
 
     public func recoverInflight() async throws -> Int {
         try await writer.submit { db, deltas in
@@ -576,6 +570,14 @@ final class CountsCache: Sendable {
     let value: Locked<[CommitEffects.Key: Int64]>
 
     init(_ initial: [CommitEffects.Key: Int64]) { value = Locked(initial) }
+
+    func stats() -> QueueStats {
+        value.withLock { counts in
+            var stats = QueueStats()
+            for (key, n) in counts where n != 0 { stats.byChannel[key.channel, default: [:]][key.state] = n }
+            return stats
+        }
+    }
 
     func apply(_ deltas: CommitEffects) {
         value.withLock { counts in

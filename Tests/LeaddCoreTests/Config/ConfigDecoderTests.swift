@@ -51,6 +51,39 @@ import Testing
                 == #"{"file":"/tmp/x","fail_every":3,"quoted":"3","on":true,"list":[1,"two"]}"#)
     }
 
+    @Test func aPostgresStoreIsReadAndItsMistakesNamed() throws {
+        let config = try decode(
+            """
+            store:
+              kind: postgres
+              url: postgresql://leadd@db.internal:5432/leadd
+              node: web-1
+              pool: 8
+              lease: 30s
+            """)
+        #expect(config.store.kind == .postgres)
+        #expect(config.store.url == "postgresql://leadd@db.internal:5432/leadd")
+        #expect(config.store.node == "web-1")
+        #expect(config.store.pool == 8)
+        #expect(config.store.lease == .seconds(30))
+        #expect(try decode("store: {}\n").store.kind == .sqlite)
+
+        let noURL = error("store:\n  kind: postgres\n")
+        #expect(noURL?.key == "store")
+        #expect(noURL?.reason.contains("needs a url") == true)
+        let wrongScheme = error("store:\n  kind: postgres\n  url: mysql://x/y\n")
+        #expect(wrongScheme?.key == "store.url")
+        #expect(wrongScheme?.line == 3)
+        let forSQLite = error("store:\n  url: postgresql://x/y\n  node: a\n")
+        #expect(forSQLite?.reason.contains("url, node applies to kind postgres only") == true)
+        let badNode = error("store:\n  kind: postgres\n  url: postgresql://x/y\n  node: 'two words'\n")
+        #expect(badNode?.key == "store.node")
+        let shortLease = error("store:\n  kind: postgres\n  url: postgresql://x/y\n  lease: 100ms\n")
+        #expect(shortLease?.reason.contains("at least 1s") == true)
+        let kind = error("store:\n  kind: mysql\n")
+        #expect(kind?.key == "store.kind")
+    }
+
     @Test func unknownKeysAreErrorsWithLineAndColumn() {
         let e = error(
             """

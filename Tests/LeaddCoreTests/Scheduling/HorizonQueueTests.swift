@@ -129,6 +129,29 @@ import Testing
         #expect(later.first?.after == QueueEntry(dueAt: 20, id: 2))
     }
 
+    @Test func aReopenedLaneIsReadAgainFromThereWithoutLosingOrDoublingWhatItHeld() {
+        var q = HorizonQueue(channel: "sms", settings: .init(horizon: 1_000, laneCapacity: 10))
+        q.start(lanes: [lane("a")])
+        let first = q.refills(now: 0)[0]
+        q.refilled(first, entries: [.init(dueAt: 10, id: 1), .init(dueAt: 30, id: 3)], next: nil, now: 0)
+        // Another node added a row due at 20 (id 7): everything held from 20 on is read again.
+        q.reopen(lane("a"), from: 20)
+        #expect(q.held == 1)
+        let again = q.refills(now: 0)
+        #expect(again.first?.after == QueueEntry(dueAt: 19, id: .max))
+        q.refilled(again[0], entries: [.init(dueAt: 20, id: 7), .init(dueAt: 30, id: 3)], next: nil, now: 0)
+        #expect(pick(&q, now: 100, limit: 10).map(\.entry.id) == [1, 7, 3])
+        // A lane never seen is created and read from its start; a reopening during a read waits for it.
+        q.reopen(lane("b"), from: 50)
+        let b = q.refills(now: 0)
+        #expect(b.map(\.lane) == [lane("b")])
+        #expect(b.first?.after == nil)
+        q.reopen(lane("b"), from: 60)
+        q.refilled(b[0], entries: [.init(dueAt: 50, id: 8), .init(dueAt: 60, id: 9)], next: nil, now: 0)
+        #expect(q.held == 1)
+        #expect(q.refills(now: 0).first?.after == QueueEntry(dueAt: 59, id: .max))
+    }
+
     @Test func announcementsDuringARefillAreNeitherLostNorDoubled() {
         var q = HorizonQueue(channel: "sms", settings: .init(horizon: 1_000, laneCapacity: 10))
         q.start(lanes: [lane("a")])

@@ -572,13 +572,7 @@ public final class PostgresQueueStore: QueueStore, PostgresQueueStoreHandle {
         }
     }
 
-    public func stats() -> QueueStats {
-        counts.value.withLock { counts in
-            var stats = QueueStats()
-            for (key, n) in counts where n != 0 { stats.byChannel[key.channel, default: [:]][key.state] = n }
-            return stats
-        }
-    }
+    public func stats() -> QueueStats { counts.stats() }
 
     public func recoverInflight() async throws -> Int {
         let node = self.node
