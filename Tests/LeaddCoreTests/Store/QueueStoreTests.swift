@@ -397,3 +397,64 @@ extension QueueStoreTests {
         await store.close()
     }
 }
+
+@Suite struct FeedbackStoreTests {
+    let directory = temporaryDirectory()
+
+    func sent(_ store: any QueueStore, to: String, provider: String) async throws -> Int64 {
+        let id = try await store.enqueue(
+            [NewMessage(tenant: "acme", channel: "sms", to: to, contentJSON: #"{"text":"hi"}"#, dueAt: 1_000)], now: 0
+        )[0].id
+        _ = try await store.claimDue(channel: "sms", now: 1_000, limit: 10)
+        try await store.record([
+            DeliveryOutcome(
+                id: id, channel: "sms", kind: .sent(providerID: provider), at: 1_100, word: "sent", detail: nil)
+        ])
+        return id
+    }
+
+    @Test(arguments: StoreEngine.all) func receiptsMoveForwardOnlyAndOptOutsCancelWhatWaits(engine: StoreEngine)
+        async throws
+    {
+        let store = try engine.open(directory)
+        let id = try await sent(store, to: "+5511900000001", provider: "SM1")
+        let read = try await store.applyReceipt(
+            Receipt(target: .provider(channel: "sms", id: "SM1"), status: .read, at: 1_200, detail: "read"))
+        #expect(read?.id == id)
+        #expect(read?.state == .read)
+        // "delivered" after "read" is kept in the history but does not move the message back.
+        _ = try await store.applyReceipt(Receipt(target: .message(id), status: .delivered, at: 1_300, detail: nil))
+        let message = try #require(try await store.message(id: id))
+        #expect(message.state == .read)
+        #expect(message.attempts.map(\.outcome).suffix(2).count == 2)
+        #expect(
+            try await store.applyReceipt(
+                Receipt(target: .provider(channel: "sms", id: "nope"), status: .read, at: 1, detail: nil)) == nil)
+        #expect(try await store.lastSender(to: "+5511900000001", channel: "sms") == "acme")
+
+        // An opt-out suppresses the address and cancels its waiting messages, not the sent one.
+        let waiting = try await store.enqueue(
+            [
+                NewMessage(
+                    tenant: "acme", channel: "sms", to: "+5511900000001", contentJSON: #"{"text":"again"}"#,
+                    dueAt: 9_000)
+            ], now: 0)[0].id
+        #expect(try await store.optOut(tenant: "acme", address: "+5511900000001", reason: "STOP", now: 2_000) == 1)
+        #expect(try await store.message(id: waiting)?.state == .cancelled)
+        #expect(try await store.message(id: id)?.state == .read)
+        #expect(try await store.claimDue(channel: "sms", now: 10_000, limit: 10).isEmpty)
+        #expect(
+            try await store.suppressions(tenant: "acme", after: ("", ""), limit: 10).map(\.address) == [
+                "+5511900000001"
+            ])
+
+        var sender = Sender(id: "twilio-main", channel: "sms")
+        sender.settingsJSON = #"{"from":"+15550001"}"#
+        sender.concurrency = 3
+        let stored = try await store.putSender(sender, now: 5)
+        #expect(stored.createdAt == 5)
+        #expect(try await store.senders(after: "", limit: 10).map(\.id) == ["twilio-main"])
+        #expect(try await store.senders(after: "", limit: 10).first?.concurrency == 3)
+        await store.close()
+    }
+}
