@@ -11,7 +11,7 @@ public final class PrivatePostgres: @unchecked Sendable {
 
     public let directory: String
     public let port: Int
-    private let process = Process()
+    private var process = Process()
 
     /// The server's address without a database: append `/leadd` (created by the script) or another.
     public var base: String { "postgresql://leadd@127.0.0.1:\(port)" }
@@ -21,8 +21,13 @@ public final class PrivatePostgres: @unchecked Sendable {
         directory = NSTemporaryDirectory() + "leadd-pg-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         port = Int.random(in: 20_000...60_000)
+        try launch()
+    }
+
+    private func launch() throws {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Peers/postgres/start").path
+        let process = Process()
         process.executableURL = URL(fileURLWithPath: script)
         process.arguments = [directory, String(port)]
         // Not the test's own output: `swift test` waits for every writer of that pipe to finish.
@@ -30,7 +35,9 @@ public final class PrivatePostgres: @unchecked Sendable {
         let log = FileHandle(forWritingAtPath: directory + "/start.log")
         process.standardOutput = log
         process.standardError = log
+        try? FileManager.default.removeItem(atPath: directory + "/ready")
         try process.run()
+        self.process = process
         let deadline = Date().addingTimeInterval(90)
         while !FileManager.default.fileExists(atPath: directory + "/ready") {
             guard process.isRunning, Date() < deadline else {
@@ -39,6 +46,12 @@ public final class PrivatePostgres: @unchecked Sendable {
             }
             usleep(50_000)
         }
+    }
+
+    /// Starts the server again on the same data and port (after `stop()`).
+    public func restart() throws {
+        stop()
+        try launch()
     }
 
     /// Fast shutdown of the server by its own pid (a signal to the script may find it blocked:

@@ -2,6 +2,7 @@
 // share one queue, send each message once, and when one is killed mid-dispatch the others take
 // back what it held once its lease runs out.
 import Foundation
+import LeaddClient
 import LeaddProtocol
 import TestSupport
 import Testing
@@ -101,6 +102,35 @@ struct MultiNodeTests {
         #expect(survivor.log.contains("stopped renewing their lease"))
         survivor.signal(SIGTERM)
         #expect(survivor.waitForExit() == 0)
+    }
+
+    @Test func whilePostgreSQLIsDownRequestsFailClearlyAndSendingResumesAfter() throws {
+        let postgres = try PrivatePostgres()
+        let daemon = try node("n1", postgres)
+        try daemon.start()
+        #expect(try daemon.sendBatch(10, keyPrefix: "before-") == 10)
+        #expect(try daemon.allSent(10))
+
+        postgres.stop()
+        // An error answer, not a lost message: nothing was acknowledged.
+        #expect {
+            try daemon.call("message.send", sendParams(tenant: "acme", key: "during-0"))
+        } throws: { error in
+            guard case .refused(_, let message, _) = error as? ClientError else { return false }
+            return message.contains("PostgreSQL") || message.contains("store")
+        }
+        // leadd stays up and keeps answering status.
+        #expect(daemon.process?.isRunning == true)
+        #expect(try daemon.call("status")["node"]?.stringValue == "n1")
+
+        try postgres.restart()
+        let accepted = daemon.eventually(timeout: 20) {
+            (try? daemon.sendBatch(10, keyPrefix: "after-")) == 10
+        }
+        #expect(accepted)
+        #expect(try daemon.eventually(timeout: 30) { sentIDs(daemon).count == 20 })
+        daemon.signal(SIGTERM)
+        #expect(daemon.waitForExit() == 0)
     }
 
     @Test func aSecondProcessWithTheSameNodeNameIsRefused() throws {
