@@ -5,6 +5,7 @@ import Foundation
 import LeaddCore
 import Logging
 import ServiceLifecycle
+import UnixSignals
 
 @main
 struct Leadd: AsyncParsableCommand {
@@ -38,6 +39,8 @@ struct Leadd: AsyncParsableCommand {
         LoggingSystem.bootstrap { label in target.makeHandler(label: label, level: level) }
         let logger = Logger(label: "leadd")
         let notifier = SystemdNotifier()
+        // Trapped from the start: a signal that arrives before the services run is kept for them.
+        let signals = await UnixSignalsSequence(trapping: .sighup, .sigterm, .sigint)
 
         let loaded: LeaddConfig
         do {
@@ -120,7 +123,7 @@ struct Leadd: AsyncParsableCommand {
         let shutdown = ShutdownTrigger()
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             // Shut down last, so a second SIGTERM during the drain is still heard.
-            .init(service: SignalService(runtime: runtime, shutdown: shutdown, logger: logger)),
+            .init(service: SignalService(runtime: runtime, shutdown: shutdown, logger: logger, signals: signals)),
             .init(service: DispatchService(runtime: runtime)),
             .init(service: ControlSocketService(server: server, listener: listener)),
             .init(service: SystemdService(reporter: reporter)),

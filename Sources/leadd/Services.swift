@@ -62,13 +62,15 @@ final class ShutdownTrigger: Sendable {
 /// SIGHUP reloads the configuration (a bad file is refused and the running one kept). The first
 /// SIGTERM or SIGINT starts a graceful shutdown; a second one exits at once: everything
 /// acknowledged is already durable, and messages in flight are sent again at the next start.
+/// The signals are trapped when leadd starts (`signals`), before the control socket answers, so
+/// one sent as soon as it answers waits for this service instead of killing the process.
 struct SignalService: Service {
     let runtime: DaemonRuntime
     let shutdown: ShutdownTrigger
     let logger: Logger
+    let signals: UnixSignalsSequence
 
     func run() async throws {
-        let signals = await UnixSignalsSequence(trapping: .sighup, .sigterm, .sigint)
         var stopping = false
         for await signal in signals.cancelOnGracefulShutdown() {
             switch signal {

@@ -82,8 +82,8 @@ struct PostgresClusterTests {
         try db.query("DELETE FROM queue")
         #expect(try await a.claimDue(channel: "sms", now: 1_000, limit: 100).isEmpty)
         // After the lease, a takes them back and sends them.
-        try await waitUntil(seconds: 10) { a.cluster?.nodes.map(\.name) == ["a"] }
-        try await waitUntil(seconds: 5) { try await a.message(id: ids[0])?.state == .scheduled }
+        try await waitUntil { a.cluster?.nodes.map(\.name) == ["a"] }
+        try await waitUntil { try await a.message(id: ids[0])?.state == .scheduled }
         let claimed = try await a.claimDue(channel: "sms", now: 1_000, limit: 100)
         #expect(Set(claimed.map(\.id)) == Set(ids))
         await a.close()
@@ -106,7 +106,7 @@ struct PostgresClusterTests {
 }
 
 /// Polls `condition` until it holds or `seconds` pass (then fails the test).
-func waitUntil(seconds: Double = 5, _ condition: () async throws -> Bool) async throws {
+func waitUntil(seconds: Double = 30, _ condition: () async throws -> Bool) async throws {
     let deadline = Date().addingTimeInterval(seconds)
     while Date() < deadline {
         if try await condition() { return }
