@@ -48,6 +48,24 @@ public final class PrivatePostgres: @unchecked Sendable {
         }
     }
 
+    /// The first column of each row `sql` returns from database `leadd`, through Debian's psql.
+    public func query(_ sql: String) throws -> [String] {
+        let bin =
+            (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql"))?.sorted().last
+            .map { "/usr/lib/postgresql/\($0)/bin/psql" } ?? "psql"
+        let process = Process()
+        let output = Pipe()
+        process.executableURL = URL(fileURLWithPath: bin)
+        process.arguments = [url, "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql]
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw PrivatePostgresError("psql failed on: \(sql)") }
+        return String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
+    }
+
     /// Starts the server again on the same data and port (after `stop()`).
     public func restart() throws {
         stop()
