@@ -134,6 +134,13 @@ final class SQLiteStatement {
         }
     }
 
+    /// Binds ids as one blob of native-endian 64-bit integers (read back with `int64s`).
+    func bind(_ index: Int32, ids: [Int64]) {
+        ids.withUnsafeBytes { bytes in
+            _ = sqlite3_bind_blob(handle, index, bytes.baseAddress, Int32(bytes.count), transient)
+        }
+    }
+
     /// Steps once; true when a row is available.
     @discardableResult
     func step() throws(SQLiteError) -> Bool {
@@ -163,6 +170,17 @@ final class SQLiteStatement {
         guard let text = sqlite3_column_text(handle, column) else { return "" }
         let count = Int(sqlite3_column_bytes(handle, column))
         return String(decoding: UnsafeBufferPointer(start: text, count: count), as: UTF8.self)
+    }
+
+    /// A blob bound with `bind(_:ids:)`.
+    func int64s(_ column: Int32) -> [Int64] {
+        let count = Int(sqlite3_column_bytes(handle, column)) / MemoryLayout<Int64>.size
+        guard count > 0, let blob = sqlite3_column_blob(handle, column) else { return [] }
+        return [Int64](unsafeUninitializedCapacity: count) { buffer, initialized in
+            UnsafeMutableRawBufferPointer(buffer).copyMemory(
+                from: UnsafeRawBufferPointer(start: blob, count: count * MemoryLayout<Int64>.size))
+            initialized = count
+        }
     }
 
     func stringOrNil(_ column: Int32) -> String? {

@@ -79,12 +79,19 @@ extension SQLiteQueueStore {
 
     /// Message counts of one campaign by state.
     public func campaignCounts(id: String) async throws -> [MessageState: Int64] {
-        try await reader.submit { db, _ in
+        try await reader.submit { [claims] db, _ in
             let s = try db.statement("SELECT state, count(*) FROM messages WHERE campaign = ? GROUP BY state")
             s.bind(1, id)
             defer { s.reset() }
             var counts: [MessageState: Int64] = [:]
             while try s.step() { if let state = MessageState(rawValue: Int(s.int64(0))) { counts[state] = s.int64(1) } }
+            // In flight is known in memory; those rows still say waiting.
+            let flying = Int64(min(claims.inFlight(campaign: id).count, Int(counts[.scheduled] ?? 0)))
+            if flying > 0 {
+                counts[.scheduled, default: 0] -= flying
+                counts[.inflight, default: 0] += flying
+                if counts[.scheduled] == 0 { counts[.scheduled] = nil }
+            }
             return counts
         }
     }
@@ -92,7 +99,7 @@ extension SQLiteQueueStore {
     /// Moves a campaign to `state`: paused takes its queued messages out of the queue, active puts
     /// paused ones back, cancelled ends every unsent one. Returns how many messages moved.
     public func setCampaignState(id: String, to state: CampaignState, now: Int64) async throws -> Int {
-        try await writer.submit { db, effects in
+        try await writer.submit { [claims] db, effects in
             let from = try Self.state(ofCampaign: id, db)
             if from == state { return 0 }
             if from == .cancelled { throw CampaignStoreError.notActive(id, from) }
@@ -101,9 +108,10 @@ extension SQLiteQueueStore {
             update.bind(2, id)
             try update.run()
             switch state {
-            case .paused: return try Self.move(campaign: id, from: [.scheduled], to: .paused, db, &effects)
+            case .paused: return try Self.move(campaign: id, from: [.scheduled], to: .paused, db, claims, &effects)
             case .cancelled:
-                return try Self.move(campaign: id, from: [.scheduled, .paused], to: .cancelled, db, &effects)
+                return try Self.move(
+                    campaign: id, from: [.scheduled, .paused], to: .cancelled, db, claims, &effects)
             case .active: return try Self.resume(campaign: id, db, &effects)
             }
         }
@@ -117,10 +125,11 @@ extension SQLiteQueueStore {
         return CampaignState(rawValue: s.string(0)) ?? .active
     }
 
-    /// Takes the campaign's messages in `states` out of the queue into `target`, with a history line.
+    /// Takes the campaign's messages in `states` out of the queue into `target`. Messages in flight
+    /// (state 0 in their rows) are left to their outcome.
     private static func move(
         campaign: String, from states: [MessageState], to target: MessageState, _ db: SQLiteConnection,
-        _ effects: inout CommitEffects
+        _ claims: InflightClaims, _ effects: inout CommitEffects
     ) throws -> Int {
         let list = states.map { String($0.rawValue) }.joined(separator: ",")
         // The lanes the campaign's queued messages wait in, so their queue rows go by key prefix.
@@ -162,6 +171,17 @@ extension SQLiteQueueStore {
         update.bind(1, Int64(target.rawValue))
         update.bind(2, campaign)
         try update.run()
+        // One set-based update, then the few in flight put back.
+        let restore = try db.statement("UPDATE messages SET state = 0 WHERE id = ? AND state = ?")
+        for (id, entry) in claims.inFlight(campaign: campaign) {
+            restore.reset()
+            restore.bind(1, id)
+            restore.bind(2, Int64(target.rawValue))
+            try restore.run()
+            guard db.changes == 1 else { continue }
+            effects.move(entry.channel, from: target, to: .scheduled)
+            moved -= 1
+        }
         return moved
     }
 
@@ -235,7 +255,7 @@ extension SQLiteQueueStore {
     /// Stores leads of an active campaign with their messages; a lead already in the campaign
     /// (same key) adds nothing.
     public func importLeads(campaign: String, _ leads: [PreparedLead], now: Int64) async throws -> [LeadImportResult] {
-        try await writer.submit { db, effects in
+        try await writer.submit { [claims] db, effects in
             let current = try Self.state(ofCampaign: campaign, db)
             guard current != .cancelled else { throw CampaignStoreError.notActive(campaign, current) }
             let insertLead = try db.statement(
@@ -280,7 +300,7 @@ extension SQLiteQueueStore {
             if current == .paused {
                 pausedRows = effects.queued.filter { $0.lane.campaign == campaign }
                 if !pausedRows.isEmpty {
-                    _ = try Self.move(campaign: campaign, from: [.scheduled], to: .paused, db, &effects)
+                    _ = try Self.move(campaign: campaign, from: [.scheduled], to: .paused, db, claims, &effects)
                     effects.queued.removeAll { $0.lane.campaign == campaign }
                 }
             }

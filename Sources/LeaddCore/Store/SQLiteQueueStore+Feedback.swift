@@ -3,7 +3,7 @@ extension SQLiteQueueStore {
     /// Records a provider's receipt in the message's history and moves it forward (never back:
     /// "delivered" arriving after "read" changes nothing). nil when no message matches.
     public func applyReceipt(_ receipt: Receipt) async throws -> ReceiptApplied? {
-        try await writer.submit { db, effects in
+        try await writer.submit { [claims] db, effects in
             let find: SQLiteStatement
             switch receipt.target {
             case .message(let id):
@@ -20,7 +20,8 @@ extension SQLiteQueueStore {
                 find.bind(2, channel)
             }
             defer { find.reset() }
-            guard try find.step(), let state = MessageState(rawValue: Int(find.int64(5))) else { return nil }
+            guard try find.step(), var state = MessageState(rawValue: Int(find.int64(5))) else { return nil }
+            if state == .scheduled, claims.contains(find.int64(0)) { state = .inflight }
             var applied = ReceiptApplied(
                 id: find.int64(0), tenant: find.string(1), channel: find.string(2), to: find.string(3),
                 campaign: find.stringOrNil(4), state: state)
@@ -54,7 +55,7 @@ extension SQLiteQueueStore {
     /// Suppresses `address` for `tenant` and cancels every message to it not yet sent (waiting,
     /// or held with a paused campaign), in one transaction.
     public func optOut(tenant: String, address: String, reason: String, now: Int64) async throws -> Int {
-        try await writer.submit { db, effects in
+        try await writer.submit { [claims] db, effects in
             let suppress = try db.statement(
                 "INSERT INTO suppressions(tenant, address, reason, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"
             )
@@ -72,6 +73,8 @@ extension SQLiteQueueStore {
             select.bind(2, tenant)
             var rows: [(id: Int64, channel: String, state: MessageState, dueAt: Int64, lane: QueueLane)] = []
             while try select.step() {
+                // One in flight is already with its plugin (its row still says waiting).
+                if claims.contains(select.int64(0)) { continue }
                 rows.append(
                     (
                         select.int64(0), select.string(1), MessageState(rawValue: Int(select.int64(2))) ?? .scheduled,

@@ -6,9 +6,10 @@
 // survives power loss; with `normal` it survives a crash of leadd but not of the machine.
 // Reads use a second connection on a thread of its own and never wait for the writer.
 //
-// Claims move a message from the `queue` table to the in-flight state in the same transaction;
-// outcomes move it on. After a crash, `recoverInflight` puts in-flight messages back in the
-// queue at their original due time: only those may be sent twice.
+// A claim deletes a message's queue row and lists it in a `claims` row, one per claimed batch;
+// which messages are in flight is kept in memory (InflightClaims), and the message row changes
+// only with its outcome. After a crash, `recoverInflight` puts the listed messages that are
+// still waiting back in the queue at their original due time: only those may be sent twice.
 import Foundation
 import LeaddSync
 
@@ -19,6 +20,7 @@ public final class SQLiteQueueStore: QueueStore {
     private let checkpointer: SQLiteCheckpointer
     private let counts: CountsCache
     private let queueObservers = QueueObservers()
+    let claims = InflightClaims()
 
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     /// Refuses a file that is not a leadd database, or one from a newer leadd.
@@ -40,7 +42,7 @@ public final class SQLiteQueueStore: QueueStore {
         writer = SQLiteWorker(
             name: "leadd-store-writer", connection: writeConnection,
             mode: .grouped(
-                maxJobs: maxBatch,
+                maxJobs: maxBatch, journal: claims,
                 afterCommit: { effects in
                     counts.apply(effects)
                     if !effects.queued.isEmpty { observers.tell(effects.queued) }
@@ -265,29 +267,43 @@ public final class SQLiteQueueStore: QueueStore {
     public func release(_ messages: [ClaimedMessage], to state: MessageState) async throws {
         guard !messages.isEmpty else { return }
         precondition([.scheduled, .paused, .cancelled].contains(state), "release to \(state)")
-        try await writer.submit { db, deltas in
-            let update = try db.statement("UPDATE messages SET state = ? WHERE id = ? AND state = 1")
+        try await writer.submit { [claims] db, deltas in
+            let (inFlight, emptied) = claims.settle(messages.map(\.id))
+            let update = try db.statement("UPDATE messages SET state = ? WHERE id = ? AND state = 0")
             let queue = try db.statement(Self.queueInsert)
-            for m in messages {
-                update.reset()
-                update.bind(1, Int64(state.rawValue))
-                update.bind(2, m.id)
-                try update.run()
-                guard db.changes == 1 else { continue }
+            for (m, held) in zip(messages, inFlight) where held {
                 deltas.move(m.channel, from: .inflight, to: state)
-                guard state == .scheduled else { continue }
+                guard state == .scheduled else {
+                    update.reset()
+                    update.bind(1, Int64(state.rawValue))
+                    update.bind(2, m.id)
+                    try update.run()
+                    continue
+                }
                 let lane = QueueLane(
                     priority: m.priority, tenant: m.tenant, zone: m.timeZone ?? "", campaign: m.campaign ?? "")
                 try Self.addToQueue(
                     QueuedRow(channel: m.channel, lane: lane, entry: QueueEntry(dueAt: m.dueAt, id: m.id)), queue,
                     &deltas)
             }
+            try Self.deleteClaims(emptied, db)
+        }
+    }
+
+    /// Deletes claims rows none of whose messages is in flight any more.
+    static func deleteClaims(_ batches: [Int64], _ db: SQLiteConnection) throws {
+        guard !batches.isEmpty else { return }
+        let delete = try db.statement("DELETE FROM claims WHERE batch = ?")
+        for batch in batches {
+            delete.reset()
+            delete.bind(1, batch)
+            try delete.run()
         }
     }
 
     public func claim(channel: String, _ picks: [QueuedRow]) async throws -> [ClaimedMessage] {
         guard !picks.isEmpty else { return [] }
-        return try await writer.submit { db, deltas in
+        return try await writer.submit { [claims] db, deltas in
             // The queue row is the claim: a message cancelled or claimed since it was read has none.
             let delete = try db.statement(
                 """
@@ -301,7 +317,6 @@ public final class SQLiteQueueStore: QueueStore {
                 FROM messages WHERE id = ? AND state = 0
                 """
             )
-            let mark = try db.statement("UPDATE messages SET state = 1 WHERE id = ?")
             var claimed: [ClaimedMessage] = []
             claimed.reserveCapacity(picks.count)
             for pick in picks {
@@ -322,41 +337,45 @@ public final class SQLiteQueueStore: QueueStore {
                         campaign: pick.lane.campaign.isEmpty ? nil : pick.lane.campaign, leadID: read.int64OrNil(5),
                         step: read.int64OrNil(6).map { Int($0) }))
                 read.reset()
-                mark.reset()
-                mark.bind(1, id)
-                try mark.run()
             }
+            guard !claimed.isEmpty else { return claimed }
+            let ids = claimed.map(\.id)
+            let list = try db.statement("INSERT INTO claims(ids) VALUES (?)")
+            list.bind(1, ids: ids)
+            try list.run()
+            claims.add(batch: db.lastInsertRowID, claimed.map { ($0.id, channel, $0.campaign) })
             deltas.move(channel, from: .scheduled, to: .inflight, count: Int64(claimed.count))
             return claimed
         }
     }
 
     public func record(_ outcomes: [DeliveryOutcome]) async throws {
-        try await writer.submit { db, deltas in
-            // Every update applies only to a message still in flight, so recording twice is harmless.
+        try await writer.submit { [claims] db, deltas in
+            // Only a message in flight takes an outcome, so recording twice is harmless.
+            let (inFlight, emptied) = claims.settle(outcomes.map(\.id))
             let sent = try db.statement(
-                "UPDATE messages SET state = 2, sent_at = ?, provider_id = ?, attempts = attempts + 1, last_error = NULL WHERE id = ? AND state = 1"
+                "UPDATE messages SET state = 2, sent_at = ?, provider_id = ?, attempts = attempts + 1, last_error = NULL WHERE id = ? AND state = 0"
             )
             let retry = try db.statement(
                 """
                 UPDATE messages SET state = 0, due_at = ?, attempts = attempts + 1, last_error = ?
-                WHERE id = ? AND state = 1 RETURNING priority, tenant, timezone, campaign
+                WHERE id = ? AND state = 0 RETURNING priority, tenant, timezone, campaign
                 """)
             let deferred = try db.statement(
-                "UPDATE messages SET state = 0, due_at = ?, last_error = ? WHERE id = ? AND state = 1 RETURNING priority, tenant, timezone, campaign"
+                "UPDATE messages SET state = 0, due_at = ?, last_error = ? WHERE id = ? AND state = 0 RETURNING priority, tenant, timezone, campaign"
             )
             let final = try db.statement(
-                "UPDATE messages SET state = ?, attempts = attempts + 1, last_error = ? WHERE id = ? AND state = 1")
+                "UPDATE messages SET state = ?, attempts = attempts + 1, last_error = ? WHERE id = ? AND state = 0")
             // Not a try: the message never reached the plugin.
             let suppressed = try db.statement(
-                "UPDATE messages SET state = ?, last_error = ? WHERE id = ? AND state = 1")
+                "UPDATE messages SET state = ?, last_error = ? WHERE id = ? AND state = 0")
             let queue = try db.statement(Self.queueInsert)
             let history = try db.statement(
                 """
                 INSERT INTO attempts(message_id, seq, at, outcome, detail, sender)
                 VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM attempts WHERE message_id = ?1), ?2, ?3, ?4, ?5)
                 """)
-            for o in outcomes {
+            for (o, held) in zip(outcomes, inFlight) where held {
                 let statement: SQLiteStatement
                 let newState: MessageState
                 var requeueAt: Int64?
@@ -389,7 +408,7 @@ public final class SQLiteQueueStore: QueueStore {
                 }
                 statement.bind(3, o.id)
                 if let requeueAt {
-                    // RETURNING gives the lane; no row means the message was no longer in flight.
+                    // RETURNING gives the lane; no row means the message was not waiting for an outcome.
                     guard try statement.step() else { continue }
                     let lane = Self.lane(statement, from: 0)
                     statement.reset()
@@ -409,11 +428,12 @@ public final class SQLiteQueueStore: QueueStore {
                 try history.run()
                 deltas.move(o.channel, from: .inflight, to: newState)
             }
+            try Self.deleteClaims(emptied, db)
         }
     }
 
     public func message(id: Int64) async throws -> StoredMessage? {
-        try await reader.submit { db, _ in
+        try await reader.submit { [claims] db, _ in
             let s = try db.statement(
                 """
                 SELECT tenant, channel, recipient, content, priority, idempotency_key, state, due_at, created_at,
@@ -431,6 +451,7 @@ public final class SQLiteQueueStore: QueueStore {
                 sentAt: s.int64OrNil(9), providerID: s.stringOrNil(10), attemptCount: Int(s.int64(11)),
                 lastError: s.stringOrNil(12), timeZone: s.stringOrNil(13), campaign: s.stringOrNil(14),
                 step: s.int64OrNil(15).map { Int($0) }, leadID: s.int64OrNil(16), attempts: [])
+            if message.state == .scheduled, claims.contains(id) { message.state = .inflight }
             let h = try db.statement(
                 "SELECT at, outcome, detail, sender FROM attempts WHERE message_id = ? ORDER BY seq")
             h.bind(1, id)
@@ -533,28 +554,34 @@ public final class SQLiteQueueStore: QueueStore {
     public func stats() -> QueueStats { counts.stats() }
 
     public func recoverInflight() async throws -> Int {
-        try await writer.submit { db, deltas in
-            let select = try db.statement(
-                "SELECT id, channel, due_at, priority, tenant, timezone, campaign FROM messages WHERE state = 1")
-            var rows: [QueuedRow] = []
-            while try select.step() {
-                rows.append(
-                    QueuedRow(
-                        channel: select.string(1),
-                        lane: Self.lane(select, from: 3),
-                        entry: QueueEntry(dueAt: select.int64(2), id: select.int64(0))))
-            }
-            select.reset()
-            let mark = try db.statement("UPDATE messages SET state = 0 WHERE id = ?")
+        try await writer.submit { [claims] db, deltas in
+            let lists = try db.statement("SELECT ids FROM claims")
+            var listed: [Int64] = []
+            while try lists.step() { listed += lists.int64s(0) }
+            lists.reset()
+            let read = try db.statement(
+                "SELECT channel, due_at, priority, tenant, timezone, campaign FROM messages WHERE id = ? AND state = 0")
             let queue = try db.statement(Self.queueInsert)
-            for row in rows {
-                mark.reset()
-                mark.bind(1, row.entry.id)
-                try mark.run()
+            var recovered = 0
+            for id in listed where !claims.contains(id) {
+                read.reset()
+                read.bind(1, id)
+                guard try read.step() else { continue }
+                let row = QueuedRow(
+                    channel: read.string(0), lane: Self.lane(read, from: 2),
+                    entry: QueueEntry(dueAt: read.int64(1), id: id))
+                read.reset()
+                // A message already queued (released, or retried) was not in flight.
                 try Self.addToQueue(row, queue, &deltas)
+                guard db.changes == 1 else {
+                    deltas.queued.removeLast()
+                    continue
+                }
                 deltas.move(row.channel, from: .inflight, to: .scheduled)
+                recovered += 1
             }
-            return rows.count
+            try db.execute("DELETE FROM claims")
+            return recovered
         }
     }
 

@@ -27,6 +27,14 @@ struct CommitEffects {
     }
 }
 
+/// State kept beside the database that must commit or roll back with its transaction.
+protocol TransactionJournal: Sendable {
+    /// A point to roll back to (taken before each job).
+    func mark() -> Int
+    func rollback(to mark: Int)
+    func commit()
+}
+
 protocol SQLiteJob: AnyObject {
     func run(_ connection: SQLiteConnection, _ deltas: inout CommitEffects) throws
     func finish(_ error: (any Error)?)
@@ -63,7 +71,8 @@ final class SQLiteWorker: @unchecked Sendable {
         /// Each job alone, no transaction of its own (reads).
         case single
         /// Waiting jobs grouped into one transaction; `afterCommit` sees the merged count changes.
-        case grouped(maxJobs: Int, afterCommit: @Sendable (CommitEffects) -> Void)
+        case grouped(
+            maxJobs: Int, journal: (any TransactionJournal)?, afterCommit: @Sendable (CommitEffects) -> Void)
     }
 
     // Guarded by `condition`.
@@ -122,14 +131,14 @@ final class SQLiteWorker: @unchecked Sendable {
             switch mode {
             case .single:
                 batch = [jobs.removeFirst()]
-            case .grouped(let maxJobs, _):
+            case .grouped(let maxJobs, _, _):
                 batch = Array(jobs.prefix(maxJobs))
                 jobs.removeFirst(batch.count)
             }
             condition.unlock()
             switch mode {
             case .single: runAlone(batch[0])
-            case .grouped(_, let afterCommit): runGrouped(batch, afterCommit: afterCommit)
+            case .grouped(_, let journal, let afterCommit): runGrouped(batch, journal: journal, afterCommit: afterCommit)
             }
         }
     }
@@ -144,7 +153,9 @@ final class SQLiteWorker: @unchecked Sendable {
         }
     }
 
-    private func runGrouped(_ batch: [any SQLiteJob], afterCommit: @Sendable (CommitEffects) -> Void) {
+    private func runGrouped(
+        _ batch: [any SQLiteJob], journal: (any TransactionJournal)?, afterCommit: @Sendable (CommitEffects) -> Void
+    ) {
         var total = CommitEffects()
         var errors: [(any Error)?] = Array(repeating: nil, count: batch.count)
         do {
@@ -156,6 +167,7 @@ final class SQLiteWorker: @unchecked Sendable {
         for (index, job) in batch.enumerated() {
             // Each job in its own savepoint: one bad request must not undo its neighbours.
             var deltas = CommitEffects()
+            let mark = journal?.mark() ?? 0
             do {
                 try connection.execute("SAVEPOINT job")
                 try job.run(connection, &deltas)
@@ -163,6 +175,7 @@ final class SQLiteWorker: @unchecked Sendable {
                 total.merge(deltas)
             } catch {
                 errors[index] = error
+                journal?.rollback(to: mark)
                 try? connection.execute("ROLLBACK TO job")
                 try? connection.execute("RELEASE job")
             }
@@ -172,9 +185,11 @@ final class SQLiteWorker: @unchecked Sendable {
             try connection.execute("COMMIT")
         } catch {
             try? connection.execute("ROLLBACK")
+            journal?.rollback(to: 0)
             for job in batch { job.finish(error) }
             return
         }
+        journal?.commit()
         afterCommit(total)
         for (index, job) in batch.enumerated() { job.finish(errors[index]) }
     }

@@ -163,6 +163,23 @@ enum Schema {
         ALTER TABLE tenants ADD COLUMN optout_keywords TEXT;
         ALTER TABLE attempts ADD COLUMN sender TEXT;
         """,
+        // 6: messages in flight are kept in memory and listed per claimed batch in `claims` (ids as
+        // one blob), so a claim no longer rewrites each message row. Rows a former leadd left in
+        // flight (state 1) go back to the queue, as its restart would have put them.
+        """
+        CREATE TABLE claims (
+            batch INTEGER PRIMARY KEY,
+            ids BLOB NOT NULL
+        );
+        INSERT OR IGNORE INTO queue(channel, priority, tenant, zone, campaign, due_at, id)
+            SELECT channel, priority, tenant, coalesce(timezone, ''), coalesce(campaign, ''), due_at, id
+            FROM messages WHERE state = 1;
+        UPDATE messages SET state = 0 WHERE state = 1;
+        INSERT INTO counts(channel, state, n) SELECT channel, 0, n FROM counts WHERE state = 1
+            ON CONFLICT(channel, state) DO UPDATE SET n = n + excluded.n;
+        DELETE FROM counts WHERE state = 1;
+        DROP INDEX messages_inflight;
+        """,
     ]
 
     /// Marks the file as leadd's, so a foreign SQLite database is refused rather than altered.
