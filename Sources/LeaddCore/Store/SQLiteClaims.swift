@@ -31,9 +31,9 @@ final class InflightClaims: TransactionJournal {
         /// What the open transaction changed, newest last.
         var journal: [Change] = []
 
-        mutating func add(_ id: Int64, _ entry: Entry) {
+        mutating func add(_ id: Int64, _ entry: Entry, counted: Bool = true) {
             entries[id] = entry
-            remaining[entry.batch, default: 0] += 1
+            if counted { remaining[entry.batch, default: 0] += 1 }
         }
 
         /// Takes `id` out; true when it was the last of its batch.
@@ -54,11 +54,13 @@ final class InflightClaims: TransactionJournal {
     /// Puts a claimed batch in flight.
     func add(batch: Int64, _ messages: [(id: Int64, channel: String, campaign: String?)]) {
         state.withLock { s in
+            s.entries.reserveCapacity(s.entries.count + messages.count)
             for m in messages {
                 let entry = Entry(batch: batch, channel: m.channel, campaign: m.campaign)
-                s.add(m.id, entry)
+                s.add(m.id, entry, counted: false)
                 s.journal.append(.added(m.id, entry))
             }
+            s.remaining[batch, default: 0] += messages.count
         }
     }
 

@@ -375,6 +375,7 @@ public final class SQLiteQueueStore: QueueStore {
                 INSERT INTO attempts(message_id, seq, at, outcome, detail, sender)
                 VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM attempts WHERE message_id = ?1), ?2, ?3, ?4, ?5)
                 """)
+            var moves: [String: [MessageState: Int64]] = [:]
             for (o, held) in zip(outcomes, inFlight) where held {
                 let statement: SQLiteStatement
                 let newState: MessageState
@@ -426,7 +427,11 @@ public final class SQLiteQueueStore: QueueStore {
                 history.bind(4, o.detail)
                 history.bind(5, o.sender)
                 try history.run()
-                deltas.move(o.channel, from: .inflight, to: newState)
+                moves[o.channel, default: [:]][newState, default: 0] += 1
+            }
+            // Counted per channel and state once, not hashed per message.
+            for (channel, states) in moves {
+                for (state, n) in states { deltas.move(channel, from: .inflight, to: state, count: n) }
             }
             try Self.deleteClaims(emptied, db)
         }
