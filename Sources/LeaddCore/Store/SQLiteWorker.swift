@@ -138,7 +138,8 @@ final class SQLiteWorker: @unchecked Sendable {
             condition.unlock()
             switch mode {
             case .single: runAlone(batch[0])
-            case .grouped(_, let journal, let afterCommit): runGrouped(batch, journal: journal, afterCommit: afterCommit)
+            case .grouped(_, let journal, let afterCommit):
+                runGrouped(batch, journal: journal, afterCommit: afterCommit)
             }
         }
     }
