@@ -2,8 +2,9 @@
 //
 // Writes go through one writer thread that groups every waiting request into one transaction
 // (see SQLiteWorker); a request is answered only after that transaction commits. With
-// `synchronous = full` (the default) the commit fsyncs the WAL, so an acknowledged request
-// survives power loss; with `normal` it survives a crash of leadd but not of the machine.
+// `synchronous = full` (the default) the WAL is also synced before the answer (by WALSyncer, off
+// the writer's thread), so an acknowledged request survives power loss; with `normal` it
+// survives a crash of leadd but not of the machine.
 // Reads use a second connection on a thread of its own and never wait for the writer.
 //
 // A claim deletes a message's queue row and lists it in a `claims` row, one per claimed batch;
@@ -29,7 +30,7 @@ public final class SQLiteQueueStore: QueueStore {
         let writeConnection = try SQLiteConnection(path: path)
         // Identify the file before changing anything in it (even its journal mode).
         let version = try Self.verify(writeConnection, path: path)
-        try Self.prepare(writeConnection, synchronous: synchronous)
+        try Self.prepare(writeConnection)
         try Self.migrate(writeConnection, from: version)
         let readConnection = try SQLiteConnection(path: path)
         try readConnection.execute("PRAGMA query_only = ON")
@@ -42,7 +43,7 @@ public final class SQLiteQueueStore: QueueStore {
         writer = SQLiteWorker(
             name: "leadd-store-writer", connection: writeConnection,
             mode: .grouped(
-                maxJobs: maxBatch, journal: claims,
+                maxJobs: maxBatch, journal: claims, syncing: synchronous == .full ? path + "-wal" : nil,
                 afterCommit: { effects in
                     counts.apply(effects)
                     if !effects.queued.isEmpty { observers.tell(effects.queued) }
@@ -50,13 +51,15 @@ public final class SQLiteQueueStore: QueueStore {
         reader = SQLiteWorker(name: "leadd-store-reader", connection: readConnection, mode: .single)
     }
 
-    static func prepare(_ db: SQLiteConnection, synchronous: SyncMode) throws {
+    static func prepare(_ db: SQLiteConnection) throws {
         let mode = try db.statement("PRAGMA journal_mode = WAL")
         defer { mode.reset() }
         guard try mode.step(), mode.string(0).lowercased() == "wal" else {
             throw SQLiteError(code: 1, message: "cannot switch \(db.path) to WAL mode")
         }
-        try db.execute("PRAGMA synchronous = \(synchronous == .full ? "FULL" : "NORMAL")")
+        // Under `full` the writer still commits without a sync: WALSyncer syncs the log before
+        // any job of the commit is answered.
+        try db.execute("PRAGMA synchronous = NORMAL")
         try db.execute("PRAGMA cache_size = -32768")
         try db.execute("PRAGMA temp_store = MEMORY")
         try db.execute("PRAGMA wal_autocheckpoint = \(SQLiteCheckpointer.writerThreshold)")

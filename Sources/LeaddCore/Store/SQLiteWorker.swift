@@ -71,8 +71,11 @@ final class SQLiteWorker: @unchecked Sendable {
         /// Each job alone, no transaction of its own (reads).
         case single
         /// Waiting jobs grouped into one transaction; `afterCommit` sees the merged count changes.
+        /// With `syncing`, the connection commits without a sync and that log is synced on a
+        /// thread of its own before the jobs are answered (see WALSyncer).
         case grouped(
-            maxJobs: Int, journal: (any TransactionJournal)?, afterCommit: @Sendable (CommitEffects) -> Void)
+            maxJobs: Int, journal: (any TransactionJournal)?, syncing: String?,
+            afterCommit: @Sendable (CommitEffects) -> Void)
     }
 
     // Guarded by `condition`.
@@ -83,10 +86,16 @@ final class SQLiteWorker: @unchecked Sendable {
 
     private let mode: Mode
     private let connection: SQLiteConnection
+    private let syncer: WALSyncer?
 
     init(name: String, connection: SQLiteConnection, mode: Mode) {
         self.connection = connection
         self.mode = mode
+        if case .grouped(_, _, let wal?, let afterCommit) = mode {
+            syncer = WALSyncer(walPath: wal, afterSync: afterCommit)
+        } else {
+            syncer = nil
+        }
         let thread = Thread { [self] in self.loop() }
         thread.name = name
         thread.start()
@@ -114,6 +123,7 @@ final class SQLiteWorker: @unchecked Sendable {
         condition.signal()
         while !finished { condition.wait() }
         condition.unlock()
+        syncer?.stop()
     }
 
     private func loop() {
@@ -131,14 +141,14 @@ final class SQLiteWorker: @unchecked Sendable {
             switch mode {
             case .single:
                 batch = [jobs.removeFirst()]
-            case .grouped(let maxJobs, _, _):
+            case .grouped(let maxJobs, _, _, _):
                 batch = Array(jobs.prefix(maxJobs))
                 jobs.removeFirst(batch.count)
             }
             condition.unlock()
             switch mode {
             case .single: runAlone(batch[0])
-            case .grouped(_, let journal, let afterCommit):
+            case .grouped(_, let journal, _, let afterCommit):
                 runGrouped(batch, journal: journal, afterCommit: afterCommit)
             }
         }
@@ -191,6 +201,10 @@ final class SQLiteWorker: @unchecked Sendable {
             return
         }
         journal?.commit()
+        if let syncer {
+            syncer.submit(WALSyncer.Commit(jobs: batch, errors: errors, effects: total))
+            return
+        }
         afterCommit(total)
         for (index, job) in batch.enumerated() { job.finish(errors[index]) }
     }

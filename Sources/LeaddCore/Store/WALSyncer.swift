@@ -1,0 +1,93 @@
+// Makes committed transactions durable on a thread of its own, so the writer never waits for
+// the disk. The writer commits without a sync (`synchronous = NORMAL`) and hands each commit's
+// jobs here; this thread syncs the log once for every commit waiting, then answers their jobs.
+// A job is still answered only once its transaction is on disk, as with `synchronous = FULL`,
+// but the writer builds the next transaction while the disk works, and one sync covers several
+// commits. The log is written in order and its frames are checksummed in a chain, so after a
+// power loss SQLite recovers a prefix of the commits: never a later one without an earlier one.
+import Foundation
+
+final class WALSyncer: @unchecked Sendable {
+    struct Commit {
+        var jobs: [any SQLiteJob]
+        var errors: [(any Error)?]
+        var effects: CommitEffects
+    }
+
+    // Guarded by `condition`.
+    private let condition = NSCondition()
+    private var waiting: [Commit] = []
+    private var stopping = false
+    private var finished = false
+
+    private let walPath: String
+    private let afterSync: @Sendable (CommitEffects) -> Void
+    /// The log's descriptor and inode: reopened if SQLite ever replaces the file. Syncer thread only.
+    private var descriptor: Int32 = -1
+    private var inode: ino_t = 0
+
+    init(walPath: String, afterSync: @escaping @Sendable (CommitEffects) -> Void) {
+        self.walPath = walPath
+        self.afterSync = afterSync
+        let thread = Thread { [self] in self.loop() }
+        thread.name = "leadd-store-sync"
+        thread.start()
+    }
+
+    func submit(_ commit: Commit) {
+        condition.lock()
+        waiting.append(commit)
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Syncs and answers what was submitted, then stops the thread.
+    func stop() {
+        condition.lock()
+        stopping = true
+        condition.signal()
+        while !finished { condition.wait() }
+        condition.unlock()
+        if descriptor >= 0 { close(descriptor) }
+    }
+
+    private func loop() {
+        while true {
+            condition.lock()
+            while waiting.isEmpty && !stopping { condition.wait() }
+            if waiting.isEmpty && stopping {
+                finished = true
+                condition.broadcast()
+                condition.unlock()
+                return
+            }
+            let commits = waiting
+            waiting.removeAll()
+            condition.unlock()
+            let failure = sync()
+            for commit in commits {
+                // Committed either way: what this process reads next includes it.
+                afterSync(commit.effects)
+                for (job, error) in zip(commit.jobs, commit.errors) { job.finish(error ?? failure) }
+            }
+        }
+    }
+
+    /// fdatasync of the log; an error when the disk could not keep it.
+    private func sync() -> SQLiteError? {
+        var status = stat()
+        if stat(walPath, &status) != 0 || status.st_ino != inode || descriptor < 0 {
+            if descriptor >= 0 { close(descriptor) }
+            descriptor = open(walPath, O_RDONLY | O_CLOEXEC)
+            inode = status.st_ino
+        }
+        guard descriptor >= 0 else {
+            return SQLiteError(
+                code: 10, message: "cannot open \(walPath) to sync it: \(String(cString: strerror(errno)))")
+        }
+        guard fdatasync(descriptor) == 0 else {
+            return SQLiteError(code: 10, message: "cannot sync \(walPath): \(String(cString: strerror(errno)))")
+        }
+        return nil
+    }
+}
