@@ -197,6 +197,7 @@ let package = Package(
                 "LeaddCore", "LeaddProtocol", "PluginAPI", "CSQLite", "TestSupport",
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             // The fuzz corpus is read from the source tree, not bundled.
             exclude: ["Fuzz/Corpus"],

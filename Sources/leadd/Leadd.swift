@@ -128,6 +128,9 @@ struct Leadd: AsyncParsableCommand {
             .init(service: ControlSocketService(server: server, listener: listener)),
             .init(service: SystemdService(reporter: reporter)),
         ]
+        if let priority = try? await AnswerPriority() {
+            services.append(.init(service: AnswerPriorityService(priority: priority)))
+        }
         if let metricsService { services.append(.init(service: metricsService)) }
         if let webhookService { services.append(.init(service: webhookService)) }
         var groupConfig = ServiceGroupConfiguration(services: services, logger: logger)

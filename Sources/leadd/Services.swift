@@ -48,6 +48,15 @@ struct SystemdService: Service {
     }
 }
 
+/// Keeps the control socket's event loops ahead of the bulk work (see AnswerPriority).
+struct AnswerPriorityService: Service {
+    let priority: AnswerPriority
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await priority.run() }
+    }
+}
+
 /// Lets the signal handler start the group's graceful shutdown once the group exists.
 final class ShutdownTrigger: Sendable {
     private let group = Locked<ServiceGroup?>(nil)
