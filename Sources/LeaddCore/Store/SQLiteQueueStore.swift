@@ -373,7 +373,15 @@ public final class SQLiteQueueStore: QueueStore {
             let suppressed = try db.statement(
                 "UPDATE messages SET state = ?, last_error = ? WHERE id = ? AND state = 0")
             let queue = try db.statement(Self.queueInsert)
-            let history = try db.statement(
+            // Most outcomes are a message's first history line: tried as line 1 without looking
+            // up the last one. Lines are numbered densely and never deleted, so line 1 is free only
+            // when there is none yet; otherwise the insert changes nothing and the numbered one runs.
+            let first = try db.statement(
+                """
+                INSERT INTO attempts(message_id, seq, at, outcome, detail, sender)
+                VALUES (?1, 1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING
+                """)
+            let next = try db.statement(
                 """
                 INSERT INTO attempts(message_id, seq, at, outcome, detail, sender)
                 VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM attempts WHERE message_id = ?1), ?2, ?3, ?4, ?5)
@@ -423,13 +431,16 @@ public final class SQLiteQueueStore: QueueStore {
                     try statement.run()
                     guard db.changes == 1 else { continue }
                 }
-                history.reset()
-                history.bind(1, o.id)
-                history.bind(2, o.at)
-                history.bind(3, o.word)
-                history.bind(4, o.detail)
-                history.bind(5, o.sender)
-                try history.run()
+                for history in [first, next] {
+                    history.reset()
+                    history.bind(1, o.id)
+                    history.bind(2, o.at)
+                    history.bind(3, o.word)
+                    history.bind(4, o.detail)
+                    history.bind(5, o.sender)
+                    try history.run()
+                    if db.changes == 1 { break }
+                }
                 moves[o.channel, default: [:]][newState, default: 0] += 1
             }
             // Counted per channel and state once, not hashed per message.
