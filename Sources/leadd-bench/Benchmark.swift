@@ -59,6 +59,17 @@ struct Benchmark: ParsableCommand {
     @Flag(help: "Keep the temporary directory.")
     var keep = false
 
+    /// Counts are sent in whole batches of 1,000 per connection: a smaller one would measure nothing.
+    func validate() throws {
+        guard !smoke else { return }
+        for (option, value) in [("--messages", messages), ("--leads", leads), ("--queued", queued)]
+        where value > 0 && value < connections * 1000 {
+            throw ValidationError(
+                "\(option) \(value) is less than one batch of 1,000 for each of the \(connections) connections: nothing would be sent (use 0 to skip, or at least \(connections * 1000))"
+            )
+        }
+    }
+
     mutating func run() throws {
         if smoke {
             messages = 5_000
