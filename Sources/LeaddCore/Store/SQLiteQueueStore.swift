@@ -293,6 +293,20 @@ public final class SQLiteQueueStore: QueueStore {
         }
     }
 
+    /// Runs a history insert for outcome `o`; true when it added the line.
+    private static func appendLine(_ insert: SQLiteStatement, _ o: DeliveryOutcome, _ db: SQLiteConnection) throws
+        -> Bool
+    {
+        insert.reset()
+        insert.bind(1, o.id)
+        insert.bind(2, o.at)
+        insert.bind(3, o.word)
+        insert.bind(4, o.detail)
+        insert.bind(5, o.sender)
+        try insert.run()
+        return db.changes == 1
+    }
+
     /// Deletes claims rows none of whose messages is in flight any more.
     static func deleteClaims(_ batches: [Int64], _ db: SQLiteConnection) throws {
         guard !batches.isEmpty else { return }
@@ -431,16 +445,7 @@ public final class SQLiteQueueStore: QueueStore {
                     try statement.run()
                     guard db.changes == 1 else { continue }
                 }
-                for history in [first, next] {
-                    history.reset()
-                    history.bind(1, o.id)
-                    history.bind(2, o.at)
-                    history.bind(3, o.word)
-                    history.bind(4, o.detail)
-                    history.bind(5, o.sender)
-                    try history.run()
-                    if db.changes == 1 { break }
-                }
+                if try !Self.appendLine(first, o, db) { _ = try Self.appendLine(next, o, db) }
                 moves[o.channel, default: [:]][newState, default: 0] += 1
             }
             // Counted per channel and state once, not hashed per message.
