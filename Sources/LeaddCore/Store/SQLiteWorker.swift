@@ -78,12 +78,7 @@ final class SQLiteWorker: @unchecked Sendable {
             afterCommit: @Sendable (CommitEffects) -> Void)
     }
 
-    // Guarded by `condition`.
-    private let condition = NSCondition()
-    private var jobs: [any SQLiteJob] = []
-    private var stopping = false
-    private var finished = false
-
+    private let jobs = ThreadQueue<any SQLiteJob>()
     private let mode: Mode
     private let connection: SQLiteConnection
     private let syncer: WALSyncer?
@@ -103,49 +98,27 @@ final class SQLiteWorker: @unchecked Sendable {
 
     func submit<T: Sendable>(_ body: @escaping (SQLiteConnection, inout CommitEffects) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            let job = SQLiteJobBox(body: body, continuation: continuation)
-            condition.lock()
-            if stopping {
-                condition.unlock()
+            guard jobs.push(SQLiteJobBox(body: body, continuation: continuation)) else {
                 continuation.resume(throwing: SQLiteError(code: 21, message: "the store is closed"))
                 return
             }
-            jobs.append(job)
-            condition.signal()
-            condition.unlock()
         }
     }
 
     /// Runs the jobs already submitted, then stops the thread.
     func stop() {
-        condition.lock()
-        stopping = true
-        condition.signal()
-        while !finished { condition.wait() }
-        condition.unlock()
+        jobs.stop()
         syncer?.stop()
     }
 
     private func loop() {
         BulkThread.markCurrent()
-        while true {
-            condition.lock()
-            while jobs.isEmpty && !stopping { condition.wait() }
-            if jobs.isEmpty && stopping {
-                finished = true
-                condition.broadcast()
-                condition.unlock()
-                return
-            }
-            let batch: [any SQLiteJob]
-            switch mode {
-            case .single:
-                batch = [jobs.removeFirst()]
-            case .grouped(let maxJobs, _, _, _):
-                batch = Array(jobs.prefix(maxJobs))
-                jobs.removeFirst(batch.count)
-            }
-            condition.unlock()
+        let limit: Int
+        switch mode {
+        case .single: limit = 1
+        case .grouped(let maxJobs, _, _, _): limit = maxJobs
+        }
+        while let batch = jobs.take(limit: limit) {
             switch mode {
             case .single: runAlone(batch[0])
             case .grouped(_, let journal, _, let afterCommit):

@@ -14,11 +14,7 @@ final class WALSyncer: @unchecked Sendable {
         var effects: CommitEffects
     }
 
-    // Guarded by `condition`.
-    private let condition = NSCondition()
-    private var waiting: [Commit] = []
-    private var stopping = false
-    private var finished = false
+    private let waiting = ThreadQueue<Commit>()
 
     private let walPath: String
     private let afterSync: @Sendable (CommitEffects) -> Void
@@ -34,36 +30,20 @@ final class WALSyncer: @unchecked Sendable {
         thread.start()
     }
 
+    /// Hands over a commit; the writer stops before its syncer, so it is never refused.
     func submit(_ commit: Commit) {
-        condition.lock()
-        waiting.append(commit)
-        condition.signal()
-        condition.unlock()
+        let taken = waiting.push(commit)
+        precondition(taken, "a commit handed to a stopped WAL syncer")
     }
 
     /// Syncs and answers what was submitted, then stops the thread.
     func stop() {
-        condition.lock()
-        stopping = true
-        condition.signal()
-        while !finished { condition.wait() }
-        condition.unlock()
+        waiting.stop()
         if descriptor >= 0 { close(descriptor) }
     }
 
     private func loop() {
-        while true {
-            condition.lock()
-            while waiting.isEmpty && !stopping { condition.wait() }
-            if waiting.isEmpty && stopping {
-                finished = true
-                condition.broadcast()
-                condition.unlock()
-                return
-            }
-            let commits = waiting
-            waiting.removeAll()
-            condition.unlock()
+        while let commits = waiting.take() {
             let failure = sync()
             for commit in commits {
                 // Committed either way: what this process reads next includes it.

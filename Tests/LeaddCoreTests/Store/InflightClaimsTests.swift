@@ -152,10 +152,7 @@ import Testing
 
     @Test func messagesLeftInFlightByAnOlderSchemaGoBackToTheQueue() async throws {
         do {
-            let db = try SQLiteConnection(path: path)
-            for sql in Schema.migrations.prefix(5) { try db.execute(sql) }
-            try db.execute("PRAGMA application_id = \(Schema.applicationID)")
-            try db.execute("PRAGMA user_version = 5")
+            let db = try SchemaUpgradeTests.database(at: path, version: 5)
             try db.execute(
                 """
                 INSERT INTO messages(id, tenant, channel, recipient, content, priority, state, due_at, created_at)

@@ -372,14 +372,20 @@ extension QueueStoreTests {
 }
 
 @Suite struct SchemaUpgradeTests {
+    /// A database as a release with the first `version` migrations left it.
+    static func database(at path: String, version: Int) throws -> SQLiteConnection {
+        let db = try SQLiteConnection(path: path)
+        for sql in Schema.migrations.prefix(version) { try db.execute(sql) }
+        try db.execute("PRAGMA application_id = \(Schema.applicationID)")
+        try db.execute("PRAGMA user_version = \(version)")
+        return db
+    }
+
     @Test func aQueueFromSchemaTwoIsKeptAndSentAfterTheUpgrade() async throws {
         let path = temporaryDirectory() + "/v2.db"
         // A database as the previous release left it: migrations 1 and 2, one queued message.
         do {
-            let db = try SQLiteConnection(path: path)
-            for sql in Schema.migrations.prefix(2) { try db.execute(sql) }
-            try db.execute("PRAGMA application_id = \(Schema.applicationID)")
-            try db.execute("PRAGMA user_version = 2")
+            let db = try Self.database(at: path, version: 2)
             try db.execute(
                 """
                 INSERT INTO messages(id, tenant, channel, recipient, content, priority, state, due_at, created_at)
