@@ -140,24 +140,113 @@ extension JSONValue {
     }
 
     public static func parse(_ bytes: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> JSONValue {
-        var parser = JSONParser(bytes: bytes)
+        var parser = JSONReader(bytes: bytes)
         parser.skipWhitespace()
         let value = try parser.parseValue(depth: 0)
         parser.skipWhitespace()
         guard parser.position == bytes.count else { throw parser.error("unexpected text after the value") }
         return value
     }
+
+    /// Parses a top-level array, offering each element first to `read`, which may take it
+    /// straight from the bytes (returning nil, wherever it stopped, to decline it); declined
+    /// elements are parsed as values and given to `fallback`. Malformed input throws exactly what
+    /// `parse` throws. Nil when the text is not an array.
+    public static func parseArray<Element>(
+        _ bytes: UnsafeBufferPointer<UInt8>, read: (inout JSONReader) -> Element?,
+        fallback: (JSONValue) -> Element
+    ) throws(JSONParseError) -> [Element]? {
+        var parser = JSONReader(bytes: bytes)
+        parser.skipWhitespace()
+        guard parser.current == UInt8(ascii: "[") else { return nil }
+        parser.position += 1
+        var elements: [Element] = []
+        parser.skipWhitespace()
+        if parser.current == UInt8(ascii: "]") {
+            parser.position += 1
+        } else {
+            while true {
+                parser.skipWhitespace()
+                let start = parser.position
+                if let element = read(&parser) {
+                    elements.append(element)
+                } else {
+                    parser.position = start
+                    elements.append(fallback(try parser.parseValue(depth: 1)))
+                }
+                parser.skipWhitespace()
+                guard parser.position < bytes.count else { throw parser.error("unexpected end of input in an array") }
+                if bytes[parser.position] == UInt8(ascii: ",") {
+                    parser.position += 1
+                    continue
+                }
+                if bytes[parser.position] == UInt8(ascii: "]") {
+                    parser.position += 1
+                    break
+                }
+                throw parser.error("expected ',' or ']'")
+            }
+        }
+        parser.skipWhitespace()
+        guard parser.position == bytes.count else { throw parser.error("unexpected text after the value") }
+        return elements
+    }
 }
 
-private struct JSONParser {
+/// The parser, which callers that know what to expect can also drive directly over the bytes (see
+/// `JSONValue.parseArray`). The non-throwing readers leave `position` unspecified on failure.
+public struct JSONReader {
     let bytes: UnsafeBufferPointer<UInt8>
-    var position = 0
+    public internal(set) var position = 0
 
     init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
     func error(_ reason: String) -> JSONParseError { JSONParseError(offset: position, reason: reason) }
 
-    mutating func skipWhitespace() {
+    /// The byte at `position`, nil at the end.
+    public var current: UInt8? { position < bytes.count ? bytes[position] : nil }
+
+    /// Steps over `byte`, and any whitespace after it, if it comes next.
+    public mutating func consume(_ byte: UInt8) -> Bool {
+        guard current == byte else { return false }
+        position += 1
+        skipWhitespace()
+        return true
+    }
+
+    /// Steps over the string `"text"`, written without escapes, if it comes next.
+    public mutating func consumeString(_ text: StaticString) -> Bool {
+        let count = text.utf8CodeUnitCount
+        guard position + count + 2 <= bytes.count, bytes[position] == UInt8(ascii: "\""),
+            bytes[position + count + 1] == UInt8(ascii: "\"")
+        else { return false }
+        for i in 0..<count where bytes[position + 1 + i] != text.utf8Start[i] { return false }
+        position += count + 2
+        return true
+    }
+
+    /// Steps over `null` if it comes next.
+    public mutating func consumeNull() -> Bool {
+        guard position + 4 <= bytes.count, bytes[position] == UInt8(ascii: "n"),
+            bytes[position + 1] == UInt8(ascii: "u"),
+            bytes[position + 2] == UInt8(ascii: "l"), bytes[position + 3] == UInt8(ascii: "l")
+        else { return false }
+        position += 4
+        return true
+    }
+
+    /// The string that comes next, or nil if something else (or malformed text) does.
+    public mutating func readString() -> String? {
+        guard current == UInt8(ascii: "\"") else { return nil }
+        return try? parseString()
+    }
+
+    /// The value that comes next (at nesting `depth`), or nil if the text is malformed.
+    public mutating func readValue(depth: Int) -> JSONValue? {
+        try? parseValue(depth: depth)
+    }
+
+    public mutating func skipWhitespace() {
         while position < bytes.count {
             switch bytes[position] {
             case 0x20, 0x09, 0x0A, 0x0D: position += 1
@@ -421,7 +510,7 @@ extension JSONValue {
         }
     }
 
-    static func writeString(_ s: String, to out: inout String) {
+    public static func writeString(_ s: String, to out: inout String) {
         out += "\""
         var needsEscape = false
         for byte in s.utf8 where byte < 0x20 || byte == 0x22 || byte == 0x5C {

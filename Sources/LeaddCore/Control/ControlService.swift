@@ -20,17 +20,25 @@ public final class ControlService: Sendable {
     /// Answers one line of input; nil when there is nothing to send back. `connection` is the
     /// socket connection the line came on, for methods that stream (events.subscribe).
     public func respond(to line: [UInt8], connection: ControlConnection? = nil) async -> String? {
+        let batch: [BatchElement]?
         let parsed: JSONValue
         do {
-            parsed = try line.withUnsafeBufferPointer { bytes throws(JSONParseError) in try JSONValue.parse(bytes) }
+            (batch, parsed) = try line.withUnsafeBufferPointer { bytes throws(JSONParseError) in
+                if let batch = try JSONValue.parseArray(
+                    bytes, read: BatchElement.readSend, fallback: BatchElement.other)
+                {
+                    return (batch, .null)
+                }
+                return (nil, try JSONValue.parse(bytes))
+            }
         } catch {
             return RPCResponse.failure(id: .null, error: .parse(error)).serialized
         }
-        if case .array(let elements) = parsed {
-            guard !elements.isEmpty else {
+        if let batch {
+            guard !batch.isEmpty else {
                 return RPCResponse.failure(id: .null, error: .invalidRequest("empty batch")).serialized
             }
-            let responses = await respondToBatch(elements, connection: connection)
+            let responses = await respondToBatch(batch, connection: connection)
             return responses.isEmpty ? nil : "[" + responses.joined(separator: ",") + "]"
         }
         return await respondToOne(parsed, connection: connection)?.serialized
@@ -98,33 +106,46 @@ public final class ControlService: Sendable {
 
     /// A batch of `message.send` calls is stored in one store request; anything else runs in order.
     /// Answers come back serialized, each send's written out directly (a batch has a thousand).
-    private func respondToBatch(_ elements: [JSONValue], connection: ControlConnection?) async -> [String] {
+    private func respondToBatch(_ elements: [BatchElement], connection: ControlConnection?) async -> [String] {
         var responses: [String?] = Array(repeating: nil, count: elements.count)
-        var sends: [(index: Int, request: RPCRequest, message: NewMessage)] = []
+        var sends: [(index: Int, id: JSONValue?)] = []
+        var messages: [NewMessage] = []
+        sends.reserveCapacity(elements.count)
+        messages.reserveCapacity(elements.count)
         let config = runtime.config.current
+        let now = runtime.clock.nowMilliseconds()
         for (index, element) in elements.enumerated() {
-            if case .success(let request) = RPCRequest.parse(element), request.method == "message.send" {
-                do {
-                    try authorize(request.method, connection: connection)
-                    sends.append((index, request, try newMessage(from: request.params, config: config)))
-                } catch {
-                    responses[index] = request.id.map { RPCResponse.failure(id: $0, error: error).serialized }
+            let id: JSONValue?
+            let params: JSONObject?
+            var fields = SendFields()
+            switch element {
+            case .send(let read, let given):
+                (id, params, fields) = (read, nil, given)
+            case .other(let value):
+                guard case .success(let request) = RPCRequest.parse(value), request.method == "message.send" else {
+                    responses[index] = await respondToOne(value, connection: connection)?.serialized
+                    continue
                 }
-                continue
+                (id, params) = (request.id, request.params)
             }
-            responses[index] = await respondToOne(element, connection: connection)?.serialized
+            do {
+                try authorize("message.send", connection: connection)
+                if let params { fields = try SendFields(checking: params) }
+                messages.append(try newMessage(from: fields, config: config, now: now))
+                sends.append((index, id))
+            } catch {
+                responses[index] = id.map { RPCResponse.failure(id: $0, error: error).serialized }
+            }
         }
         if !sends.isEmpty {
             do {
-                let results = try await enqueue(sends.map(\.message))
+                let results = try await enqueue(messages)
                 for (send, result) in zip(sends, results) {
-                    responses[send.index] = send.request.id.map { Self.sendAnswer(id: $0, result) }
+                    responses[send.index] = send.id.map { Self.sendAnswer(id: $0, result) }
                 }
             } catch {
                 for send in sends {
-                    responses[send.index] = send.request.id.map {
-                        RPCResponse.failure(id: $0, error: error).serialized
-                    }
+                    responses[send.index] = send.id.map { RPCResponse.failure(id: $0, error: error).serialized }
                 }
             }
         }
@@ -225,55 +246,82 @@ public final class ControlService: Sendable {
         return .object(status)
     }
 
-    /// Built once: a set literal at the call would hash every name again for each message.
-    static let sendParameters: Set<String> = [
-        "tenant", "channel", "to", "text", "template", "subject", "html", "send_at", "priority", "idempotency_key",
-        "timezone",
-    ]
-
-    /// `config` is the configuration the message is checked against: a batch reads it once.
-    func newMessage(from params: JSONObject, config: LeaddConfig? = nil) throws(RPCError) -> NewMessage {
-        let p = try Params(params, allowed: Self.sendParameters)
-        let tenant = try p.requiredString("tenant", maxLength: 128)
-        let channel = try p.requiredString("channel", maxLength: 64)
-        let config = config ?? runtime.config.current
+    /// `config` is the configuration the message is checked against, and `now` the time it is
+    /// due when it names none: a batch reads both once.
+    func newMessage(from fields: SendFields, config: LeaddConfig, now: Int64) throws(RPCError) -> NewMessage {
+        let tenant = try Self.required(fields.tenant, "tenant", maxLength: 128)
+        let channel = try Self.required(fields.channel, "channel", maxLength: 64)
         guard config.channel(named: channel) != nil else {
             let known = config.channels.map(\.name).joined(separator: ", ")
             throw .invalidParams(field: "channel", "no channel '\(channel)' is configured (configured: \(known))")
         }
-        let to = try p.requiredString("to", maxLength: 320)
-        var content = JSONObject()
-        if let text = try p.string("text", maxLength: 65536) { content["text"] = .string(text) }
-        if let subject = try p.string("subject", maxLength: 998) { content["subject"] = .string(subject) }
-        if let html = try p.string("html", maxLength: 1 << 20) { content["html"] = .string(html) }
-        if let template = try p.object("template") { content["template"] = .object(template) }
-        guard content["text"] != nil || content["html"] != nil || content["template"] != nil else {
+        let to = try Self.required(fields.to, "to", maxLength: 320)
+        let text = try Params.string(fields.text, field: "text", maxLength: 65536)
+        let subject = try Params.string(fields.subject, field: "subject", maxLength: 998)
+        let html = try Params.string(fields.html, field: "html", maxLength: 1 << 20)
+        let template = try Params.object(fields.template, field: "template")
+        guard text != nil || html != nil || template != nil else {
             throw .invalidParams(field: "text", "one of text, html or template is required")
         }
-        let now = runtime.clock.nowMilliseconds()
-        let dueAt = try p.timestamp("send_at") ?? now
+        let dueAt = try Params.timestamp(fields.sendAt, field: "send_at") ?? now
         var zone: TimeZone?
-        if let name = try p.string("timezone", maxLength: 64) {
+        if let name = try Params.string(fields.timezone, field: "timezone", maxLength: 64) {
             guard let value = TimeZone(identifier: name) else {
                 throw .invalidParams(field: "timezone", "'\(name)' is not an IANA time zone (like America/Sao_Paulo)")
             }
             zone = value
         }
         var priority = Priority.normal
-        if let word = try p.string("priority", maxLength: 16) {
+        if let word = try Params.string(fields.priority, field: "priority", maxLength: 16) {
             guard let value = Priority(name: word) else {
                 throw .invalidParams(field: "priority", "'\(word)' is not one of urgent, normal, bulk")
             }
             priority = value
         }
-        let key = try p.string("idempotency_key", maxLength: 256)
+        let key = try Params.string(fields.idempotencyKey, field: "idempotency_key", maxLength: 256)
         return NewMessage(
-            tenant: tenant, channel: channel, to: to, contentJSON: JSONValue.object(content).serialized, dueAt: dueAt,
+            tenant: tenant, channel: channel, to: to,
+            contentJSON: Self.content(text: text, subject: subject, html: html, template: template), dueAt: dueAt,
             priority: priority, idempotencyKey: key, timeZone: zone?.identifier)
     }
 
+    private static func required(_ value: JSONValue?, _ field: String, maxLength: Int) throws(RPCError) -> String {
+        guard let s = try Params.string(value, field: field, maxLength: maxLength) else {
+            throw .invalidParams(field: field, "is required")
+        }
+        return s
+    }
+
+    /// The channel content as a JSON object text, written directly, in the order text, subject,
+    /// html, template.
+    static func content(text: String?, subject: String?, html: String?, template: JSONObject?) -> String {
+        var out = "{"
+        func member(_ name: String) {
+            if out.utf8.count > 1 { out += "," }
+            out += "\"" + name + "\":"
+        }
+        if let text {
+            member("text")
+            JSONValue.writeString(text, to: &out)
+        }
+        if let subject {
+            member("subject")
+            JSONValue.writeString(subject, to: &out)
+        }
+        if let html {
+            member("html")
+            JSONValue.writeString(html, to: &out)
+        }
+        if let template {
+            member("template")
+            JSONValue.object(template).write(to: &out)
+        }
+        return out + "}"
+    }
+
     private func send(_ params: JSONObject) async throws(RPCError) -> JSONValue {
-        let message = try newMessage(from: params)
+        let message = try newMessage(
+            from: SendFields(checking: params), config: runtime.config.current, now: runtime.clock.nowMilliseconds())
         let results = try await enqueue([message])
         return Self.sendResult(results[0])
     }

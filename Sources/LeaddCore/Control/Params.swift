@@ -18,13 +18,20 @@ struct Params {
     func field(_ key: String) -> String { prefix + key }
 
     func string(_ key: String, maxLength: Int = 1024) throws(RPCError) -> String? {
-        guard let value = object[key], value != .null else { return nil }
+        try Self.string(object[key], field: field(key), maxLength: maxLength)
+    }
+
+    /// The checks of `string(_:maxLength:)` on a value already looked up.
+    static func string(_ value: JSONValue?, field: @autoclosure () -> String, maxLength: Int) throws(RPCError)
+        -> String?
+    {
+        guard let value, value != .null else { return nil }
         guard case .string(let s) = value else {
-            throw .invalidParams(field: field(key), "must be a string, not \(value.typeName)")
+            throw .invalidParams(field: field(), "must be a string, not \(value.typeName)")
         }
-        guard !s.isEmpty else { throw .invalidParams(field: field(key), "must not be empty") }
+        guard !s.isEmpty else { throw .invalidParams(field: field(), "must not be empty") }
         guard s.utf8.count <= maxLength else {
-            throw .invalidParams(field: field(key), "longer than \(maxLength) bytes")
+            throw .invalidParams(field: field(), "longer than \(maxLength) bytes")
         }
         return s
     }
@@ -37,17 +44,25 @@ struct Params {
     }
 
     func object(_ key: String) throws(RPCError) -> JSONObject? {
-        guard let value = object[key], value != .null else { return nil }
+        try Self.object(object[key], field: field(key))
+    }
+
+    static func object(_ value: JSONValue?, field: @autoclosure () -> String) throws(RPCError) -> JSONObject? {
+        guard let value, value != .null else { return nil }
         guard case .object(let o) = value else {
-            throw .invalidParams(field: field(key), "must be an object, not \(value.typeName)")
+            throw .invalidParams(field: field(), "must be an object, not \(value.typeName)")
         }
         return o
     }
 
     func timestamp(_ key: String) throws(RPCError) -> Int64? {
-        guard let s = try string(key, maxLength: 64) else { return nil }
+        try Self.timestamp(object[key], field: field(key))
+    }
+
+    static func timestamp(_ value: JSONValue?, field: @autoclosure () -> String) throws(RPCError) -> Int64? {
+        guard let s = try string(value, field: field(), maxLength: 64) else { return nil }
         guard let t = Timestamp.parse(s) else {
-            throw .invalidParams(field: field(key), "'\(s)' is not an RFC 3339 time (like 2026-05-01T14:30:00Z)")
+            throw .invalidParams(field: field(), "'\(s)' is not an RFC 3339 time (like 2026-05-01T14:30:00Z)")
         }
         return t
     }

@@ -81,4 +81,41 @@ import Testing
         #expect(value.objectValue?.count == 50_000)
         #expect(value["k49999"] == 49_999)
     }
+
+    /// An array read with a caller's element reader parses, and fails, exactly as `parse` does,
+    /// whether the reader takes an element or declines it part way through.
+    @Test(arguments: [
+        "[]", " [ 1 , {\"a\":[2]} , \"x\" ] ", "[1,]", "[1 2]", "[{\"a\":1}", "[1] x", "[\"\\ud800\"]", "[{\"a\" 1}]",
+        "[", "[[[[", "[1,{\"a\":tru}]",
+    ])
+    func arraysReadElementByElementAsParseDoes(text: String) {
+        // Takes integers, and steps into objects before declining them.
+        let read: (inout JSONReader) -> JSONValue? = { reader in
+            if reader.consume(UInt8(ascii: "{")) { _ = reader.readString(); return nil }
+            guard let digit = reader.current, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(digit) else {
+                return nil
+            }
+            return reader.readValue(depth: 1)
+        }
+        let bytes = Array(text.utf8)
+        let whole = bytes.withUnsafeBufferPointer { bytes in
+            Result { () throws(JSONParseError) in try JSONValue.parse(bytes) }
+        }
+        let elements = bytes.withUnsafeBufferPointer { bytes in
+            Result { () throws(JSONParseError) in try JSONValue.parseArray(bytes, read: read, fallback: { $0 }) }
+        }
+        switch (whole, elements) {
+        case (.success(let value), .success(let elements)): #expect(value.arrayValue == elements)
+        case (.failure(let expected), .failure(let error)): #expect(error == expected)
+        default: Issue.record("\(text): parse gave \(whole), parseArray gave \(elements)")
+        }
+    }
+
+    @Test func parseArrayLeavesOtherValuesToParse() throws {
+        let bytes = Array(#" {"a":1}"#.utf8)
+        let elements = try bytes.withUnsafeBufferPointer { bytes in
+            try JSONValue.parseArray(bytes, read: { _ in 1 }, fallback: { _ in 2 })
+        }
+        #expect(elements == nil)
+    }
 }
