@@ -25,7 +25,17 @@ public final class SQLiteQueueStore: QueueStore {
 
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     /// Refuses a file that is not a leadd database, or one from a newer leadd.
-    public init(path: String, synchronous: SyncMode = .full, maxBatch: Int = 1000) throws {
+    public convenience init(path: String, synchronous: SyncMode = .full, maxBatch: Int = 1000) throws {
+        try self.init(
+            path: path, synchronous: synchronous, maxBatch: maxBatch, checkpointInterval: 0.2,
+            restartFrames: SQLiteCheckpointer.restartFrames)
+    }
+
+    /// How often the log is checkpointed, and at what length the writer finishes a checkpoint
+    /// itself (see SQLiteCheckpointer).
+    init(
+        path: String, synchronous: SyncMode, maxBatch: Int, checkpointInterval: TimeInterval, restartFrames: Int64
+    ) throws {
         self.path = path
         let writeConnection = try SQLiteConnection(path: path)
         // Identify the file before changing anything in it (even its journal mode).
@@ -34,7 +44,9 @@ public final class SQLiteQueueStore: QueueStore {
         try Self.migrate(writeConnection, from: version)
         let readConnection = try SQLiteConnection(path: path)
         try readConnection.execute("PRAGMA query_only = ON")
-        checkpointer = try SQLiteCheckpointer(path: path)
+        let checkpointer = try SQLiteCheckpointer(
+            path: path, interval: checkpointInterval, restartFrames: restartFrames)
+        self.checkpointer = checkpointer
 
         let initial = try Self.loadCounts(writeConnection)
         let counts = CountsCache(initial)
@@ -47,7 +59,8 @@ public final class SQLiteQueueStore: QueueStore {
                 afterCommit: { effects in
                     counts.apply(effects)
                     if !effects.queued.isEmpty { observers.tell(effects.queued) }
-                }))
+                }),
+            betweenTransactions: { [checkpointer] db in checkpointer.finishOnWriter(db) })
         reader = SQLiteWorker(name: "leadd-store-reader", connection: readConnection, mode: .single)
     }
 

@@ -83,9 +83,16 @@ final class SQLiteWorker: @unchecked Sendable {
     private let connection: SQLiteConnection
     private let syncer: WALSyncer?
 
-    init(name: String, connection: SQLiteConnection, mode: Mode) {
+    /// Run on the worker's thread between two transactions, with no transaction open.
+    private let betweenTransactions: (@Sendable (SQLiteConnection) -> Void)?
+
+    init(
+        name: String, connection: SQLiteConnection, mode: Mode,
+        betweenTransactions: (@Sendable (SQLiteConnection) -> Void)? = nil
+    ) {
         self.connection = connection
         self.mode = mode
+        self.betweenTransactions = betweenTransactions
         if case .grouped(_, _, let wal?, let afterCommit) = mode {
             syncer = WALSyncer(walPath: wal, afterSync: afterCommit)
         } else {
@@ -124,6 +131,7 @@ final class SQLiteWorker: @unchecked Sendable {
             case .grouped(_, let journal, _, let afterCommit):
                 runGrouped(batch, journal: journal, afterCommit: afterCommit)
             }
+            betweenTransactions?(connection)
         }
     }
 
