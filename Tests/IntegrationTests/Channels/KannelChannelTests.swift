@@ -10,7 +10,7 @@ import Testing
     /// Kannel with fakesmsc as the carrier; with `moURL`, leads' messages written to the peer's
     /// `mo` FIFO reach smsbox's sms-service, which calls that URL.
     static func kannel(moURL: String? = nil, name: String = #function) throws -> PeerProcess {
-        try PeerProcess("kannel/start", ["@DIR@", "@PORT@"] + (moURL.map { [$0] } ?? []), name: name) {
+        try PeerProcess("kannel/start", ["@DIR@", "@PORT@"] + (moURL.map { [$0] } ?? []), ports: 4, name: name) {
             try "kannel-pass\n".write(toFile: $0 + "/password", atomically: true, encoding: .utf8)
         }
     }

@@ -13,35 +13,55 @@ final class PeerProcess {
     private let process: ChildProcess
 
     /// Starts `command` (a path under Tests/Peers; `.py` files run with python3) with `arguments`,
-    /// where `@DIR@` and `@PORT@` stand for the peer's directory and port.
+    /// where `@DIR@` and `@PORT@` stand for the peer's directory and port. The peer takes `ports`
+    /// consecutive ports from that one on (Kannel takes four).
     /// `port` restarts a peer where a stopped one served (an outage that ends).
     init(
-        _ command: String, _ arguments: [String] = [], port: Int? = nil, name: String = #function,
+        _ command: String, _ arguments: [String] = [], port: Int? = nil, ports: Int = 1, name: String = #function,
         prepare: (String) throws -> Void = { _ in }
     ) throws {
         let safe = name.filter { $0.isLetter || $0.isNumber }
         let directory = NSTemporaryDirectory() + "leadd-peer-\(safe)-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let port = try port ?? freePort()
         self.directory = directory
-        self.port = port
         try prepare(directory)
+        // A port found free can be taken by someone else before the peer binds it: a peer that
+        // did not start on a port chosen here is started again on another.
+        var attempt = 1
+        while true {
+            let chosen = try port ?? freePort(consecutive: ports)
+            do {
+                process = try Self.start(command, arguments, in: directory, port: chosen)
+                self.port = chosen
+                return
+            } catch is PeerError where port == nil && attempt < 3 {
+                attempt += 1
+            }
+        }
+    }
+
+    /// Runs the peer and waits for its `ready` file; a peer that exits or takes too long is stopped.
+    private static func start(_ command: String, _ arguments: [String], in directory: String, port: Int) throws
+        -> ChildProcess
+    {
         let script = Self.peersDirectory + "/" + command
         let expanded = arguments.map {
             $0.replacingOccurrences(of: "@DIR@", with: directory).replacingOccurrences(of: "@PORT@", with: "\(port)")
         }
         let (executable, argv) =
             command.hasSuffix(".py") ? ("/usr/bin/env", ["python3", script] + expanded) : (script, expanded)
-        process = try ChildProcess(
+        let process = try ChildProcess(
             executable, argv, output: directory + "/peer.out", errors: directory + "/peer.err")
         let deadline = Date().addingTimeInterval(30)
         while !FileManager.default.fileExists(atPath: directory + "/ready") {
             guard process.isRunning, Date() < deadline else {
                 let err = (try? String(contentsOfFile: directory + "/peer.err", encoding: .utf8)) ?? ""
-                throw PeerError(description: "\(command) did not start:\n\(err)")
+                terminate(process)
+                throw PeerError(description: "\(command) did not start on port \(port):\n\(err)")
             }
             usleep(20_000)
         }
+        return process
     }
 
     /// Every request or message the peer recorded, oldest first.
@@ -71,6 +91,11 @@ final class PeerProcess {
 
     /// Stops the peer (by pid) and waits for it; its directory stays until the peer is released.
     func stop() {
+        Self.terminate(process)
+    }
+
+    /// SIGTERM (the peers stop what they started on it), SIGKILL if that takes over 10 s.
+    private static func terminate(_ process: ChildProcess) {
         guard process.isRunning else { return }
         process.signal(SIGTERM)
         let deadline = Date().addingTimeInterval(10)
@@ -91,20 +116,32 @@ struct PeerError: Error, CustomStringConvertible {
     var description: String
 }
 
-/// A TCP port on loopback that nothing listens on right now.
-func freePort() throws -> Int {
+/// A TCP port on loopback that nothing listens on right now, and with `consecutive`, the ports
+/// after it too. Several ports are looked for below the kernel's range for outgoing connections
+/// (32768 and up on Linux), where the connections of tests running meanwhile take theirs.
+func freePort(consecutive: Int = 1) throws -> Int {
+    guard consecutive > 1 else { return try bindLoopback(port: 0) }
+    for _ in 0..<200 {
+        let first = Int.random(in: 20_000...(32_000 - consecutive))
+        if (0..<consecutive).allSatisfy({ (try? bindLoopback(port: first + $0)) != nil }) { return first }
+    }
+    throw PeerError(description: "no \(consecutive) consecutive free ports between 20000 and 32000")
+}
+
+/// Binds a socket to 127.0.0.1:`port` (0: any) and closes it again; the port it got.
+private func bindLoopback(port: Int) throws -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(fd) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
+    address.sin_port = UInt16(port).bigEndian
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
     let bound = withUnsafeMutablePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
             bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
         }
     }
-    guard bound else { throw PeerError(description: "no free port: \(String(cString: strerror(errno)))") }
+    guard bound else { throw PeerError(description: "port \(port) not free: \(String(cString: strerror(errno)))") }
     return Int(UInt16(bigEndian: address.sin_port))
 }
