@@ -415,12 +415,17 @@ func pipeline(socket: String, count: Int, window: Int, line: (Int) -> String) th
 }
 
 /// Runs `body(0..<n)` on n threads and rethrows the first error.
+/// Runs `body` on `n` threads of load generator. They run at the nice value of leadd's own bulk
+/// threads (10 above its event loops): at nice 0 they would take a core ahead of leadd's writer
+/// whenever both wait for one, and the figure would measure the client's priority over leadd.
 func parallel(_ n: Int, _ body: @escaping @Sendable (Int) throws -> Void) throws {
     let errors = ErrorBox()
     let group = DispatchGroup()
     for index in 0..<n {
         group.enter()
         Thread {
+            // On Linux this applies to the calling thread only.
+            _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
             do { try body(index) } catch { errors.set(error) }
             group.leave()
         }.start()
