@@ -145,6 +145,7 @@ let package = Package(
             name: "leadd-bench",
             dependencies: [
                 "LeaddClient",
+                "TestSupport",
                 "CSQLite",
                 "CLibPQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -208,7 +209,8 @@ let package = Package(
             dependencies: ["LeaddClient", "LeaddProtocol", "LeaddSync", "PluginAPI", "TestSupport"],
             swiftSettings: strict
         ),
-        // Helpers shared by the test targets (seeded randomness, the soak scale).
+        // Helpers shared by the test targets and the benchmark (seeded randomness, private
+        // servers, loopback ports).
         .target(
             name: "TestSupport",
             path: "Tests/TestSupport",

@@ -4,6 +4,7 @@
 import Foundation
 import LeaddClient
 import LeaddProtocol
+import TestSupport
 
 struct ChannelProbe {
     /// One provider peer and the channel that sends to it.
@@ -11,6 +12,8 @@ struct ChannelProbe {
         var name: String
         /// The command under the peers directory and its arguments; @DIR@ and @PORT@ are filled in.
         var command: [String]
+        /// Consecutive ports the peer takes from @PORT@ on.
+        var ports = 1
         var prepare: (String) throws -> Void = { _ in }
         /// The channel's YAML (under `channels:`), given the peer's directory and port.
         var channel: (String, Int) -> String
@@ -35,7 +38,7 @@ struct ChannelProbe {
     func run(_ peer: Peer) throws -> Result {
         let work = directory + "/\(peer.name)"
         try FileManager.default.createDirectory(atPath: work + "/peer", withIntermediateDirectories: true)
-        let port = try freePort()
+        let port = try freePort(consecutive: peer.ports)
         try peer.prepare(work + "/peer")
         let server = Process()
         let script = peersDirectory + "/" + peer.command[0]
@@ -111,7 +114,7 @@ struct ChannelProbe {
         let text = JSONObject(["text": "Olá! Sua proposta chegou."])
         return [
             Peer(
-                name: "sms-kannel", command: ["kannel/start", "@DIR@", "@PORT@"],
+                name: "sms-kannel", command: ["kannel/start", "@DIR@", "@PORT@"], ports: 4,
                 prepare: { try "bench\n".write(toFile: $0 + "/password", atomically: true, encoding: .utf8) },
                 channel: { dir, port in
                     """
@@ -215,21 +218,4 @@ struct CPUTime {
     func seconds(since earlier: CPUTime) -> Double {
         Double(ticks - earlier.ticks) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
-}
-
-/// A TCP port on loopback that nothing listens on right now.
-func freePort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
-        }
-    }
-    guard bound else { throw BenchError("no free port") }
-    return Int(UInt16(bigEndian: address.sin_port))
 }

@@ -4,6 +4,7 @@
 // private cluster this benchmark starts on loopback and stops by pid.
 internal import CLibPQ
 import Foundation
+import TestSupport
 
 struct PostgresReference {
     let directory: String

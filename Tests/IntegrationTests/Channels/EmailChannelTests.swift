@@ -1,6 +1,7 @@
 import Foundation
 import LeaddProtocol
 import PluginAPI
+import TestSupport
 import Testing
 
 /// The e-mail plugin against a real SMTP server that is not ours (aiosmtpd, Tests/Peers).

@@ -1,6 +1,7 @@
 import Foundation
 import LeaddClient
 import LeaddProtocol
+import TestSupport
 import Testing
 
 /// Receipts and opt-outs through leadd's webhook listener, with the providers' real peers sending

@@ -1,6 +1,7 @@
 import Foundation
 import LeaddProtocol
 import PluginAPI
+import TestSupport
 import Testing
 
 /// The SMS plugin in Kannel mode against real Kannel: bearerbox and smsbox from Debian's packages
