@@ -20,7 +20,7 @@ public final class PrivatePostgres: @unchecked Sendable {
     public init() throws {
         directory = NSTemporaryDirectory() + "leadd-pg-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        port = Int.random(in: 20_000...60_000)
+        port = try freePort()
         try launch()
     }
 
