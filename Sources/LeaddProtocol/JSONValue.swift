@@ -159,32 +159,14 @@ extension JSONValue {
         var parser = JSONReader(bytes: bytes)
         parser.skipWhitespace()
         guard parser.current == UInt8(ascii: "[") else { return nil }
-        parser.position += 1
         var elements: [Element] = []
-        parser.skipWhitespace()
-        if parser.current == UInt8(ascii: "]") {
-            parser.position += 1
-        } else {
-            while true {
-                parser.skipWhitespace()
-                let start = parser.position
-                if let element = read(&parser) {
-                    elements.append(element)
-                } else {
-                    parser.position = start
-                    elements.append(fallback(try parser.parseValue(depth: 1)))
-                }
-                parser.skipWhitespace()
-                guard parser.position < bytes.count else { throw parser.error("unexpected end of input in an array") }
-                if bytes[parser.position] == UInt8(ascii: ",") {
-                    parser.position += 1
-                    continue
-                }
-                if bytes[parser.position] == UInt8(ascii: "]") {
-                    parser.position += 1
-                    break
-                }
-                throw parser.error("expected ',' or ']'")
+        try parser.readElements { parser throws(JSONParseError) in
+            let start = parser.position
+            if let element = read(&parser) {
+                elements.append(element)
+            } else {
+                parser.position = start
+                elements.append(fallback(try parser.parseValue(depth: 1)))
             }
         }
         parser.skipWhitespace()
@@ -313,16 +295,22 @@ public struct JSONReader {
     }
 
     mutating func parseArray(depth: Int) throws(JSONParseError) -> JSONValue {
-        position += 1
         var array: [JSONValue] = []
+        try readElements { parser throws(JSONParseError) in array.append(try parser.parseValue(depth: depth + 1)) }
+        return .array(array)
+    }
+
+    /// Steps through an array from its `[` to its `]`, reading each element with `element`.
+    mutating func readElements(_ element: (inout JSONReader) throws(JSONParseError) -> Void) throws(JSONParseError) {
+        position += 1
         skipWhitespace()
         if position < bytes.count, bytes[position] == UInt8(ascii: "]") {
             position += 1
-            return .array(array)
+            return
         }
         while true {
             skipWhitespace()
-            array.append(try parseValue(depth: depth + 1))
+            try element(&self)
             skipWhitespace()
             guard position < bytes.count else { throw error("unexpected end of input in an array") }
             if bytes[position] == UInt8(ascii: ",") {
@@ -331,7 +319,7 @@ public struct JSONReader {
             }
             if bytes[position] == UInt8(ascii: "]") {
                 position += 1
-                return .array(array)
+                return
             }
             throw error("expected ',' or ']'")
         }
