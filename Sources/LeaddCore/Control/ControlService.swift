@@ -114,6 +114,14 @@ public final class ControlService: Sendable {
         messages.reserveCapacity(elements.count)
         let config = runtime.config.current
         let now = runtime.clock.nowMilliseconds()
+        // Whether this peer may send is the same for every request of the batch.
+        let refusal: RPCError?
+        do {
+            try authorize("message.send", connection: connection)
+            refusal = nil
+        } catch {
+            refusal = error
+        }
         for (index, element) in elements.enumerated() {
             let id: JSONValue?
             let params: JSONObject?
@@ -128,8 +136,8 @@ public final class ControlService: Sendable {
                 }
                 (id, params) = (request.id, request.params)
             }
-            do {
-                try authorize("message.send", connection: connection)
+            do throws(RPCError) {
+                if let refusal { throw refusal }
                 if let params { fields = try SendFields(checking: params) }
                 messages.append(try newMessage(from: fields, config: config, now: now))
                 sends.append((index, id))

@@ -134,6 +134,20 @@ import Testing
         #expect(runtime.store.stats().total[.scheduled] == 1)
     }
 
+    @Test func aPeerThatMayOnlyReadGetsEachSendOfABatchRefused() async throws {
+        let reader = ControlConnection(bus: runtime.events, access: .read)
+        let send = Self.fill(#"{\#(Self.envelope),"params":\#(Self.plain)}"#, id: "1", tenant: "r", key: "k1")
+        let declined = Self.fill(Self.requests[4].0, id: "2", tenant: "r", key: "k2")
+        let line = "[\(send),\(declined),{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"status\"}]"
+        let text = try #require(await service.respond(to: Array(line.utf8), connection: reader))
+        let answers = try #require(try JSONValue.parse(text).arrayValue)
+        #expect(answers.count == 3)
+        #expect(answers[0]["error"]?["code"] == .integer(-32003))
+        #expect(answers[1]["error"]?["code"] == .integer(-32003))
+        #expect(answers[2]["result"]?["version"] != nil)
+        #expect((runtime.store.stats().total[.scheduled] ?? 0) == 0)
+    }
+
     /// The content text is written directly; it reads as the JSON object the general writer makes.
     @Test func contentIsWrittenAsTheGeneralWriterWould() {
         let template = JSONObject(["name": "welcome", "data": .object(JSONObject(["n": 1]))])
