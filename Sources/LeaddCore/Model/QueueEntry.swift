@@ -1,6 +1,6 @@
 // A queued message as the scheduler sees it: the lane it waits in and its place in that lane.
-// The store's `queue` table is ordered the same way: channel, priority, tenant, zone, campaign,
-// due time, id.
+// The stores keep the same order: by channel and lane, then due time and id (the SQLite store
+// numbers each channel's lanes, see LaneNumbers).
 
 /// Messages of one tenant at one priority on one channel wait in one lane, in due order; those
 /// that carry their lead's own time zone wait in a lane per zone, since their window differs.

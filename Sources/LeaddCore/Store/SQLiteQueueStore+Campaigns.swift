@@ -99,8 +99,9 @@ extension SQLiteQueueStore {
     /// Moves a campaign to `state`: paused takes its queued messages out of the queue, active puts
     /// paused ones back, cancelled ends every unsent one. Returns how many messages moved.
     public func setCampaignState(id: String, to state: CampaignState, now: Int64) async throws -> Int {
-        try await writer.submit { [claims] db, effects in
+        try await writer.submit { [claims, lanes] db, effects in
             let from = try Self.state(ofCampaign: id, db)
+            let queue = try QueueTable(db, lanes)
             if from == state { return 0 }
             if from == .cancelled { throw CampaignStoreError.notActive(id, from) }
             let update = try db.statement("UPDATE campaigns SET state = ? WHERE id = ?")
@@ -108,11 +109,12 @@ extension SQLiteQueueStore {
             update.bind(2, id)
             try update.run()
             switch state {
-            case .paused: return try Self.move(campaign: id, from: [.scheduled], to: .paused, db, claims, &effects)
+            case .paused:
+                return try Self.move(campaign: id, from: [.scheduled], to: .paused, db, queue, claims, &effects)
             case .cancelled:
                 return try Self.move(
-                    campaign: id, from: [.scheduled, .paused], to: .cancelled, db, claims, &effects)
-            case .active: return try Self.resume(campaign: id, db, &effects)
+                    campaign: id, from: [.scheduled, .paused], to: .cancelled, db, queue, claims, &effects)
+            case .active: return try Self.resume(campaign: id, db, queue, &effects)
             }
         }
     }
@@ -129,10 +131,10 @@ extension SQLiteQueueStore {
     /// (state 0 in their rows) are left to their outcome.
     private static func move(
         campaign: String, from states: [MessageState], to target: MessageState, _ db: SQLiteConnection,
-        _ claims: InflightClaims, _ effects: inout CommitEffects
+        _ queue: QueueTable, _ claims: InflightClaims, _ effects: inout CommitEffects
     ) throws -> Int {
         let list = states.map { String($0.rawValue) }.joined(separator: ",")
-        // The lanes the campaign's queued messages wait in, so their queue rows go by key prefix.
+        // The lanes the campaign's queued messages wait in, so their queue rows go by lane.
         let lanes = try db.statement(
             """
             SELECT DISTINCT channel, priority, tenant, timezone, campaign FROM messages
@@ -142,17 +144,7 @@ extension SQLiteQueueStore {
         var prefixes: [(String, QueueLane)] = []
         while try lanes.step() { prefixes.append((lanes.string(0), lane(lanes, from: 1))) }
         lanes.reset()
-        let dequeue = try db.statement(
-            "DELETE FROM queue WHERE channel = ? AND priority = ? AND tenant = ? AND zone = ? AND campaign = ?")
-        for (channel, lane) in prefixes {
-            dequeue.reset()
-            dequeue.bind(1, channel)
-            dequeue.bind(2, Int64(lane.priority.rawValue))
-            dequeue.bind(3, lane.tenant)
-            dequeue.bind(4, lane.zone)
-            dequeue.bind(5, lane.campaign)
-            try dequeue.run()
-        }
+        for (channel, lane) in prefixes { try queue.removeLane(channel, lane) }
         let counts = try db.statement(
             "SELECT channel, state, count(*) FROM messages WHERE campaign = ? AND state IN (\(list)) GROUP BY channel, state"
         )
@@ -185,7 +177,9 @@ extension SQLiteQueueStore {
         return moved
     }
 
-    private static func resume(campaign: String, _ db: SQLiteConnection, _ effects: inout CommitEffects) throws -> Int {
+    private static func resume(
+        campaign: String, _ db: SQLiteConnection, _ queue: QueueTable, _ effects: inout CommitEffects
+    ) throws -> Int {
         let paused = try db.statement(
             "SELECT id, channel, due_at, priority, tenant, timezone, campaign FROM messages WHERE campaign = ? AND state = 6"
         )
@@ -199,12 +193,11 @@ extension SQLiteQueueStore {
         }
         paused.reset()
         let mark = try db.statement("UPDATE messages SET state = 0 WHERE id = ?")
-        let queue = try db.statement(queueInsert)
         for row in rows {
             mark.reset()
             mark.bind(1, row.entry.id)
             try mark.run()
-            try addToQueue(row, queue, &effects)
+            try queue.add(row, &effects)
             effects.move(row.channel, from: .paused, to: .scheduled)
         }
         return rows.count
@@ -255,7 +248,7 @@ extension SQLiteQueueStore {
     /// Stores leads of an active campaign with their messages; a lead already in the campaign
     /// (same key) adds nothing.
     public func importLeads(campaign: String, _ leads: [PreparedLead], now: Int64) async throws -> [LeadImportResult] {
-        try await writer.submit { [claims] db, effects in
+        try await writer.submit { [claims, lanes] db, effects in
             let current = try Self.state(ofCampaign: campaign, db)
             guard current != .cancelled else { throw CampaignStoreError.notActive(campaign, current) }
             let insertLead = try db.statement(
@@ -264,7 +257,7 @@ extension SQLiteQueueStore {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
                 """)
             let existing = try db.statement("SELECT id FROM leads WHERE campaign = ? AND lead_key = ?")
-            let statements = try MessageInsert(db)
+            let statements = try MessageInsert(db, lanes)
             var results: [LeadImportResult] = []
             results.reserveCapacity(leads.count)
             var pausedRows: [QueuedRow] = []
@@ -300,7 +293,8 @@ extension SQLiteQueueStore {
             if current == .paused {
                 pausedRows = effects.queued.filter { $0.lane.campaign == campaign }
                 if !pausedRows.isEmpty {
-                    _ = try Self.move(campaign: campaign, from: [.scheduled], to: .paused, db, claims, &effects)
+                    _ = try Self.move(
+                        campaign: campaign, from: [.scheduled], to: .paused, db, statements.queue, claims, &effects)
                     effects.queued.removeAll { $0.lane.campaign == campaign }
                 }
             }

@@ -55,7 +55,7 @@ extension SQLiteQueueStore {
     /// Suppresses `address` for `tenant` and cancels every message to it not yet sent (waiting,
     /// or held with a paused campaign), in one transaction.
     public func optOut(tenant: String, address: String, reason: String, now: Int64) async throws -> Int {
-        try await writer.submit { [claims] db, effects in
+        try await writer.submit { [claims, lanes] db, effects in
             let suppress = try db.statement(
                 "INSERT INTO suppressions(tenant, address, reason, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"
             )
@@ -83,11 +83,7 @@ extension SQLiteQueueStore {
             }
             select.reset()
             let cancel = try db.statement("UPDATE messages SET state = 5, last_error = ? WHERE id = ? AND state = ?")
-            let unqueue = try db.statement(
-                """
-                DELETE FROM queue
-                WHERE channel = ? AND priority = ? AND tenant = ? AND zone = ? AND campaign = ? AND due_at = ? AND id = ?
-                """)
+            let queue = try QueueTable(db, lanes)
             for row in rows {
                 cancel.reset()
                 cancel.bind(1, reason)
@@ -95,11 +91,9 @@ extension SQLiteQueueStore {
                 cancel.bind(3, Int64(row.state.rawValue))
                 try cancel.run()
                 if row.state == .scheduled {
-                    Self.bindQueueKey(
-                        unqueue,
+                    _ = try queue.remove(
                         QueuedRow(channel: row.channel, lane: row.lane, entry: QueueEntry(dueAt: row.dueAt, id: row.id))
                     )
-                    try unqueue.run()
                 }
                 try Self.appendHistory(db, id: row.id, at: now, outcome: "opted-out", reason)
                 effects.move(row.channel, from: row.state, to: .cancelled)

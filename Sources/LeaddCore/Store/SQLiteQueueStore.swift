@@ -22,6 +22,7 @@ public final class SQLiteQueueStore: QueueStore {
     private let counts: CountsCache
     private let queueObservers = QueueObservers()
     let claims = InflightClaims()
+    let lanes = LaneNumbers()
 
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     /// Refuses a file that is not a leadd database, or one from a newer leadd.
@@ -42,6 +43,7 @@ public final class SQLiteQueueStore: QueueStore {
         let version = try Self.verify(writeConnection, path: path)
         try Self.prepare(writeConnection)
         try Self.migrate(writeConnection, from: version)
+        try lanes.load(writeConnection)
         let readConnection = try SQLiteConnection(path: path)
         try readConnection.execute("PRAGMA query_only = ON")
         let checkpointer = try SQLiteCheckpointer(
@@ -55,7 +57,7 @@ public final class SQLiteQueueStore: QueueStore {
         writer = SQLiteWorker(
             name: "leadd-store-writer", connection: writeConnection,
             mode: .grouped(
-                maxJobs: maxBatch, journal: claims, syncing: synchronous == .full ? path + "-wal" : nil,
+                maxJobs: maxBatch, journals: [claims, lanes], syncing: synchronous == .full ? path + "-wal" : nil,
                 afterCommit: { effects in
                     counts.apply(effects)
                     if !effects.queued.isEmpty { observers.tell(effects.queued) }
@@ -128,8 +130,8 @@ public final class SQLiteQueueStore: QueueStore {
     }
 
     public func enqueue(_ messages: [NewMessage], now: Int64) async throws -> [EnqueueResult] {
-        try await writer.submit { db, effects in
-            let statements = try MessageInsert(db)
+        try await writer.submit { [lanes] db, effects in
+            let statements = try MessageInsert(db, lanes)
             var results: [EnqueueResult] = []
             results.reserveCapacity(messages.count)
             for m in messages { results.append(try statements.insert(m, now: now, db: db, effects: &effects)) }
@@ -140,17 +142,17 @@ public final class SQLiteQueueStore: QueueStore {
     /// The statements that store a new message and queue it, shared by enqueue and lead import.
     struct MessageInsert {
         let insert: SQLiteStatement
-        let queue: SQLiteStatement
+        let queue: QueueTable
         let existing: SQLiteStatement
 
-        init(_ db: SQLiteConnection) throws {
+        init(_ db: SQLiteConnection, _ lanes: LaneNumbers) throws {
             insert = try db.statement(
                 """
                 INSERT INTO messages(tenant, channel, recipient, content, priority, idempotency_key, state, due_at,
                                      created_at, timezone, campaign, lead_id, step)
                 VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
                 """)
-            queue = try db.statement(SQLiteQueueStore.queueInsert)
+            queue = try QueueTable(db, lanes)
             existing = try db.statement("SELECT id FROM messages WHERE tenant = ? AND idempotency_key = ?")
         }
 
@@ -184,33 +186,11 @@ public final class SQLiteQueueStore: QueueStore {
             let id = db.lastInsertRowID
             let lane = QueueLane(
                 priority: m.priority, tenant: m.tenant, zone: m.timeZone ?? "", campaign: m.campaign ?? "")
-            try SQLiteQueueStore.addToQueue(
-                QueuedRow(channel: m.channel, lane: lane, entry: QueueEntry(dueAt: m.dueAt, id: id)), queue, &effects)
+            try queue.add(
+                QueuedRow(channel: m.channel, lane: lane, entry: QueueEntry(dueAt: m.dueAt, id: id)), &effects)
             effects.move(m.channel, from: nil, to: .scheduled)
             return EnqueueResult(id: id, duplicate: false)
         }
-    }
-
-    static let queueInsert =
-        "INSERT OR IGNORE INTO queue(channel, priority, tenant, zone, campaign, due_at, id) VALUES (?, ?, ?, ?, ?, ?, ?)"
-
-    /// Puts a row in the queue and notes it for the schedulers.
-    static func addToQueue(_ row: QueuedRow, _ insert: SQLiteStatement, _ effects: inout CommitEffects) throws {
-        bindQueueKey(insert, row)
-        try insert.run()
-        effects.queued.append(row)
-    }
-
-    /// Binds a queue row's key, in the table's key order, to parameters 1-7 of `s`.
-    static func bindQueueKey(_ s: SQLiteStatement, _ row: QueuedRow) {
-        s.reset()
-        s.bind(1, row.channel)
-        s.bind(2, Int64(row.lane.priority.rawValue))
-        s.bind(3, row.lane.tenant)
-        s.bind(4, row.lane.zone)
-        s.bind(5, row.lane.campaign)
-        s.bind(6, row.entry.dueAt)
-        s.bind(7, row.entry.id)
     }
 
     /// The lane of a message row read as (priority, tenant, timezone, campaign) from `column` on.
@@ -226,31 +206,17 @@ public final class SQLiteQueueStore: QueueStore {
 
     public func queueLanes(channel: String) async throws -> [QueueLane] {
         try await reader.submit { db, _ in
-            // A loose index scan: one seek per lane, however many rows each lane holds.
-            let next = try db.statement(
+            // One seek per lane the channel has had since the last prune (see LaneNumbers).
+            let s = try db.statement(
                 """
-                SELECT priority, tenant, zone, campaign FROM queue
-                WHERE channel = ?1 AND (priority, tenant, zone, campaign) > (?2, ?3, ?4, ?5)
-                ORDER BY priority, tenant, zone, campaign LIMIT 1
+                SELECT priority, tenant, zone, campaign FROM lanes
+                WHERE channel = ? AND EXISTS (SELECT 1 FROM queue WHERE queue.lane = lanes.id)
+                ORDER BY priority, tenant, zone, campaign
                 """)
-            defer { next.reset() }
+            defer { s.reset() }
+            s.bind(1, channel)
             var lanes: [QueueLane] = []
-            var after = QueueLane(priority: .urgent, tenant: "")
-            var first = true
-            while true {
-                next.reset()
-                next.bind(1, channel)
-                next.bind(2, first ? -1 : Int64(after.priority.rawValue))
-                next.bind(3, after.tenant)
-                next.bind(4, after.zone)
-                next.bind(5, after.campaign)
-                guard try next.step() else { break }
-                first = false
-                after = QueueLane(
-                    priority: Priority(rawValue: Int(next.int64(0))) ?? .normal, tenant: next.string(1),
-                    zone: next.string(2), campaign: next.string(3))
-                lanes.append(after)
-            }
+            while try s.step() { lanes.append(Self.lane(s, from: 0)) }
             return lanes
         }
     }
@@ -261,8 +227,10 @@ public final class SQLiteQueueStore: QueueStore {
         try await reader.submit { db, _ in
             let s = try db.statement(
                 """
-                SELECT due_at, id FROM queue WHERE channel = ?1 AND priority = ?2 AND tenant = ?3 AND zone = ?8
-                AND campaign = ?9 AND (due_at, id) > (?4, ?5) AND due_at <= ?7 ORDER BY due_at, id LIMIT ?6
+                SELECT due_at, id FROM queue
+                WHERE lane = (SELECT id FROM lanes WHERE channel = ?1 AND priority = ?2 AND tenant = ?3 AND zone = ?8
+                              AND campaign = ?9)
+                AND (due_at, id) > (?4, ?5) AND due_at <= ?7 ORDER BY due_at, id LIMIT ?6
                 """)
             defer { s.reset() }
             s.bind(1, channel)
@@ -283,10 +251,10 @@ public final class SQLiteQueueStore: QueueStore {
     public func release(_ messages: [ClaimedMessage], to state: MessageState) async throws {
         guard !messages.isEmpty else { return }
         precondition([.scheduled, .paused, .cancelled].contains(state), "release to \(state)")
-        try await writer.submit { [claims] db, deltas in
+        try await writer.submit { [claims, lanes] db, deltas in
             let (inFlight, emptied) = claims.settle(messages.map(\.id))
             let update = try db.statement("UPDATE messages SET state = ? WHERE id = ? AND state = 0")
-            let queue = try db.statement(Self.queueInsert)
+            let queue = try QueueTable(db, lanes)
             for (m, held) in zip(messages, inFlight) where held {
                 deltas.move(m.channel, from: .inflight, to: state)
                 guard state == .scheduled else {
@@ -298,9 +266,8 @@ public final class SQLiteQueueStore: QueueStore {
                 }
                 let lane = QueueLane(
                     priority: m.priority, tenant: m.tenant, zone: m.timeZone ?? "", campaign: m.campaign ?? "")
-                try Self.addToQueue(
-                    QueuedRow(channel: m.channel, lane: lane, entry: QueueEntry(dueAt: m.dueAt, id: m.id)), queue,
-                    &deltas)
+                try queue.add(
+                    QueuedRow(channel: m.channel, lane: lane, entry: QueueEntry(dueAt: m.dueAt, id: m.id)), &deltas)
             }
             try Self.deleteClaims(emptied, db)
         }
@@ -333,13 +300,9 @@ public final class SQLiteQueueStore: QueueStore {
 
     public func claim(channel: String, _ picks: [QueuedRow]) async throws -> [ClaimedMessage] {
         guard !picks.isEmpty else { return [] }
-        return try await writer.submit { [claims] db, deltas in
+        return try await writer.submit { [claims, lanes] db, deltas in
             // The queue row is the claim: a message cancelled or claimed since it was read has none.
-            let delete = try db.statement(
-                """
-                DELETE FROM queue
-                WHERE channel = ? AND priority = ? AND tenant = ? AND zone = ? AND campaign = ? AND due_at = ? AND id = ?
-                """)
+            let queue = try QueueTable(db, lanes)
             // A plain read and update: RETURNING would buffer each row in a temporary table.
             let read = try db.statement(
                 """
@@ -350,9 +313,9 @@ public final class SQLiteQueueStore: QueueStore {
             var claimed: [ClaimedMessage] = []
             claimed.reserveCapacity(picks.count)
             for pick in picks {
-                Self.bindQueueKey(delete, QueuedRow(channel: channel, lane: pick.lane, entry: pick.entry))
-                try delete.run()
-                guard db.changes == 1 else { continue }
+                guard try queue.remove(QueuedRow(channel: channel, lane: pick.lane, entry: pick.entry)) else {
+                    continue
+                }
                 read.reset()
                 read.bind(1, pick.entry.id)
                 guard try read.step() else { continue }
@@ -380,7 +343,7 @@ public final class SQLiteQueueStore: QueueStore {
     }
 
     public func record(_ outcomes: [DeliveryOutcome]) async throws {
-        try await writer.submit { [claims] db, deltas in
+        try await writer.submit { [claims, lanes] db, deltas in
             // Only a message in flight takes an outcome, so recording twice is harmless.
             let (inFlight, emptied) = claims.settle(outcomes.map(\.id))
             let sent = try db.statement(
@@ -399,7 +362,7 @@ public final class SQLiteQueueStore: QueueStore {
             // Not a try: the message never reached the plugin.
             let suppressed = try db.statement(
                 "UPDATE messages SET state = ?, last_error = ? WHERE id = ? AND state = 0")
-            let queue = try db.statement(Self.queueInsert)
+            let queue = try QueueTable(db, lanes)
             // Most outcomes are a message's first history line: tried as line 1 without looking
             // up the last one. Lines are numbered densely and never deleted, so line 1 is free only
             // when there is none yet; otherwise the insert changes nothing and the numbered one runs.
@@ -451,8 +414,8 @@ public final class SQLiteQueueStore: QueueStore {
                     guard try statement.step() else { continue }
                     let lane = Self.lane(statement, from: 0)
                     statement.reset()
-                    try Self.addToQueue(
-                        QueuedRow(channel: o.channel, lane: lane, entry: QueueEntry(dueAt: requeueAt, id: o.id)), queue,
+                    try queue.add(
+                        QueuedRow(channel: o.channel, lane: lane, entry: QueueEntry(dueAt: requeueAt, id: o.id)),
                         &deltas)
                 } else {
                     try statement.run()
@@ -546,7 +509,7 @@ public final class SQLiteQueueStore: QueueStore {
 
     private func moveDeadLetters(_ filter: DeadLetterFilter, now: Int64, to state: MessageState) async throws -> Int {
         let (clause, bindings) = Self.deadClause(filter)
-        return try await writer.submit { db, deltas in
+        return try await writer.submit { [lanes] db, deltas in
             let select = try db.statement(
                 "SELECT id, channel, priority, tenant, timezone, campaign FROM messages WHERE \(clause)",
                 cached: filter.ids == nil)
@@ -561,7 +524,7 @@ public final class SQLiteQueueStore: QueueStore {
                 state == .scheduled
                 ? try db.statement("UPDATE messages SET state = 0, due_at = ?, attempts = 0 WHERE id = ? AND state = 4")
                 : try db.statement("UPDATE messages SET state = 5, due_at = ? WHERE id = ? AND state = 4")
-            let queue = try db.statement(Self.queueInsert)
+            let queue = try QueueTable(db, lanes)
             let history = try db.statement(
                 """
                 INSERT INTO attempts(message_id, seq, at, outcome, detail)
@@ -574,8 +537,8 @@ public final class SQLiteQueueStore: QueueStore {
                 try update.run()
                 guard db.changes == 1 else { continue }
                 if state == .scheduled {
-                    try Self.addToQueue(
-                        QueuedRow(channel: channel, lane: lane, entry: QueueEntry(dueAt: now, id: id)), queue, &deltas)
+                    try queue.add(
+                        QueuedRow(channel: channel, lane: lane, entry: QueueEntry(dueAt: now, id: id)), &deltas)
                 }
                 history.reset()
                 history.bind(1, id)
@@ -591,14 +554,14 @@ public final class SQLiteQueueStore: QueueStore {
     public func stats() -> QueueStats { counts.stats() }
 
     public func recoverInflight() async throws -> Int {
-        try await writer.submit { [claims] db, deltas in
+        try await writer.submit { [claims, lanes] db, deltas in
             let lists = try db.statement("SELECT ids FROM claims")
             var listed: [Int64] = []
             while try lists.step() { listed += lists.int64s(0) }
             lists.reset()
             let read = try db.statement(
                 "SELECT channel, due_at, priority, tenant, timezone, campaign FROM messages WHERE id = ? AND state = 0")
-            let queue = try db.statement(Self.queueInsert)
+            let queue = try QueueTable(db, lanes)
             var recovered = 0
             for id in listed where !claims.contains(id) {
                 read.reset()
@@ -609,11 +572,7 @@ public final class SQLiteQueueStore: QueueStore {
                     entry: QueueEntry(dueAt: read.int64(1), id: id))
                 read.reset()
                 // A message already queued (released, or retried) was not in flight.
-                try Self.addToQueue(row, queue, &deltas)
-                guard db.changes == 1 else {
-                    deltas.queued.removeLast()
-                    continue
-                }
+                guard try queue.add(row, &deltas) else { continue }
                 deltas.move(row.channel, from: .inflight, to: .scheduled)
                 recovered += 1
             }

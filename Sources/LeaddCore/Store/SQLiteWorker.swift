@@ -74,7 +74,7 @@ final class SQLiteWorker: @unchecked Sendable {
         /// With `syncing`, the connection commits without a sync and that log is synced on a
         /// thread of its own before the jobs are answered (see WALSyncer).
         case grouped(
-            maxJobs: Int, journal: (any TransactionJournal)?, syncing: String?,
+            maxJobs: Int, journals: [any TransactionJournal], syncing: String?,
             afterCommit: @Sendable (CommitEffects) -> Void)
     }
 
@@ -128,8 +128,8 @@ final class SQLiteWorker: @unchecked Sendable {
         while let batch = jobs.take(limit: limit) {
             switch mode {
             case .single: runAlone(batch[0])
-            case .grouped(_, let journal, _, let afterCommit):
-                runGrouped(batch, journal: journal, afterCommit: afterCommit)
+            case .grouped(_, let journals, _, let afterCommit):
+                runGrouped(batch, journals: journals, afterCommit: afterCommit)
             }
             betweenTransactions?(connection)
         }
@@ -146,7 +146,7 @@ final class SQLiteWorker: @unchecked Sendable {
     }
 
     private func runGrouped(
-        _ batch: [any SQLiteJob], journal: (any TransactionJournal)?, afterCommit: @Sendable (CommitEffects) -> Void
+        _ batch: [any SQLiteJob], journals: [any TransactionJournal], afterCommit: @Sendable (CommitEffects) -> Void
     ) {
         var total = CommitEffects()
         var errors: [(any Error)?] = Array(repeating: nil, count: batch.count)
@@ -159,7 +159,7 @@ final class SQLiteWorker: @unchecked Sendable {
         for (index, job) in batch.enumerated() {
             // Each job in its own savepoint: one bad request must not undo its neighbours.
             var deltas = CommitEffects()
-            let mark = journal?.mark() ?? 0
+            let marks = journals.map { $0.mark() }
             do {
                 try connection.execute("SAVEPOINT job")
                 try job.run(connection, &deltas)
@@ -167,7 +167,7 @@ final class SQLiteWorker: @unchecked Sendable {
                 total.merge(deltas)
             } catch {
                 errors[index] = error
-                journal?.rollback(to: mark)
+                for (journal, mark) in zip(journals, marks) { journal.rollback(to: mark) }
                 try? connection.execute("ROLLBACK TO job")
                 try? connection.execute("RELEASE job")
             }
@@ -177,11 +177,11 @@ final class SQLiteWorker: @unchecked Sendable {
             try connection.execute("COMMIT")
         } catch {
             try? connection.execute("ROLLBACK")
-            journal?.rollback(to: 0)
+            for journal in journals { journal.rollback(to: 0) }
             for job in batch { job.finish(error) }
             return
         }
-        journal?.commit()
+        for journal in journals { journal.commit() }
         if let syncer {
             syncer.submit(WALSyncer.Commit(jobs: batch, errors: errors, effects: total))
             return

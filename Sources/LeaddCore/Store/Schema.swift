@@ -180,6 +180,30 @@ enum Schema {
         DELETE FROM counts WHERE state = 1;
         DROP INDEX messages_inflight;
         """,
+        // 7: the queue keyed by lane number (see LaneNumbers): one integer in place of five columns.
+        """
+        CREATE TABLE lanes (
+            id INTEGER PRIMARY KEY,
+            channel TEXT NOT NULL,
+            priority INTEGER NOT NULL,
+            tenant TEXT NOT NULL,
+            zone TEXT NOT NULL,
+            campaign TEXT NOT NULL,
+            UNIQUE (channel, priority, tenant, zone, campaign)
+        );
+        INSERT INTO lanes(channel, priority, tenant, zone, campaign)
+            SELECT DISTINCT channel, priority, tenant, zone, campaign FROM queue ORDER BY 1, 2, 3, 4, 5;
+        CREATE TABLE queue_by_number (
+            lane INTEGER NOT NULL,
+            due_at INTEGER NOT NULL,
+            id INTEGER NOT NULL,
+            PRIMARY KEY (lane, due_at, id)
+        ) WITHOUT ROWID;
+        INSERT INTO queue_by_number SELECT l.id, q.due_at, q.id
+            FROM queue q JOIN lanes l USING (channel, priority, tenant, zone, campaign) ORDER BY 1, 2, 3;
+        DROP TABLE queue;
+        ALTER TABLE queue_by_number RENAME TO queue;
+        """,
     ]
 
     /// Marks the file as leadd's, so a foreign SQLite database is refused rather than altered.

@@ -404,6 +404,39 @@ extension QueueStoreTests {
     }
 }
 
+extension SchemaUpgradeTests {
+    @Test func aQueueFromSchemaSixIsKeptLaneByLaneAfterTheUpgrade() async throws {
+        let path = temporaryDirectory() + "/v6.db"
+        do {
+            let db = try Self.database(at: path, version: 6)
+            try db.execute(
+                """
+                INSERT INTO messages(id, tenant, channel, recipient, content, priority, state, due_at, created_at,
+                                     timezone, campaign)
+                VALUES (1, 'acme', 'sms', '+5511900000001', '{"text":"a"}', 1, 0, 1000, 0, NULL, NULL),
+                       (2, 'acme', 'sms', '+5511900000002', '{"text":"b"}', 1, 0, 900, 0, 'Europe/Lisbon', 'spring'),
+                       (3, 'acme', 'sms', '+5511900000003', '{"text":"c"}', 1, 0, 800, 0, NULL, NULL);
+                INSERT INTO queue(channel, priority, tenant, zone, campaign, due_at, id)
+                VALUES ('sms', 1, 'acme', '', '', 1000, 1), ('sms', 1, 'acme', 'Europe/Lisbon', 'spring', 900, 2),
+                       ('sms', 1, 'acme', '', '', 800, 3);
+                INSERT INTO counts VALUES ('sms', 0, 3);
+                """)
+        }
+        let store = try SQLiteQueueStore(path: path)
+        let plain = QueueLane(priority: .normal, tenant: "acme")
+        let spring = QueueLane(priority: .normal, tenant: "acme", zone: "Europe/Lisbon", campaign: "spring")
+        #expect(try await store.queueLanes(channel: "sms") == [plain, spring])
+        #expect(
+            try await store.queued(channel: "sms", lane: plain, after: nil, dueBy: .max, limit: 10).map(\.id) == [3, 1])
+        #expect(
+            try await store.queued(channel: "sms", lane: spring, after: nil, dueBy: .max, limit: 10).map(\.id) == [2])
+        let claimed = try await store.claimDue(channel: "sms", now: 2_000, limit: 10)
+        #expect(Set(claimed.map(\.id)) == [1, 2, 3])
+        #expect(try await store.claimDue(channel: "sms", now: 2_000, limit: 10).isEmpty)
+        await store.close()
+    }
+}
+
 @Suite struct FeedbackStoreTests {
     let directory = temporaryDirectory()
 
