@@ -25,6 +25,8 @@ public final class ChannelDispatcher: Sendable {
     private let events: EventBus
     public let waker = Waker()
     private let inFlight = Atomic<Int>(0)
+    /// Set by a claim the store refused, so the loop waits before it tries again.
+    private let claimFailed = Atomic<Bool>(false)
     private let breaker: Locked<CircuitBreaker>
     /// The channel's rate limit; rebuilt when a reload changes the rate.
     private let bucket = Locked<TokenBucket?>(nil)
@@ -118,6 +120,11 @@ public final class ChannelDispatcher: Sendable {
                     await waker.wait(upTo: Self.maximumIdle)
                     continue
                 }
+                // A claim that failed (the store refused it) holds the loop back for a while.
+                if claimFailed.exchange(false, ordering: .acquiringAndReleasing) {
+                    await waker.wait(upTo: Self.maximumIdle)
+                    continue
+                }
                 horizon.withLock { $0.settings = .init(channel: settings) }
                 syncSenders(settings)
                 if await !refill() {
@@ -131,6 +138,7 @@ public final class ChannelDispatcher: Sendable {
                     return breaker.permission(now: now)
                 }
                 var limit = batchSize
+                var probing = false
                 // While the channel's own breaker is open, tenants with senders of their own still send.
                 var channelOpenUntil: Int64?
                 switch permission {
@@ -148,6 +156,7 @@ public final class ChannelDispatcher: Sendable {
                     continue
                 case .send(let probes):
                     if let probes { limit = min(limit, probes) }
+                    probing = probes != nil
                 }
                 // The channel's rate limit: pick no more than its bucket holds, and give back what was not used.
                 var tokens: Int?
@@ -186,21 +195,27 @@ public final class ChannelDispatcher: Sendable {
                     await sleep(until: until, now: now)
                     continue
                 }
-                let batch: [ClaimedMessage]
-                do {
-                    batch = try await prefetch.take(picks)
-                } catch {
-                    horizon.withLock { $0.putBack(picks) }
-                    if tokens != nil { bucket.withLock { $0?.giveBack(picks.count, now: now) } }
-                    releaseSenders(chosen.used, claimed: [], sent: [], results: [], route: [:], now: now)
-                    logger.error("cannot claim due messages: \(error)")
-                    await waker.wait(upTo: Self.maximumIdle)
+                let retry = RetryPolicy(settings?.retry ?? RetryConfig())
+                let route = Route(
+                    senders: chosen.senders, used: chosen.used, instances: accounts?.instances(chosen.used) ?? [:])
+                let claim = Claim(picks: picks, tokens: tokens, used: chosen.used, now: now)
+                // With the breaker closed and no sender of a tenant's own involved, nothing the next
+                // pick decides waits on this claim: it runs in the batch's slot while the loop picks
+                // the next batch, so the store takes several claims and outcomes in one transaction.
+                if !probing, channelOpenUntil == nil, chosen.used.isEmpty {
+                    inFlight.add(1, ordering: .acquiringAndReleasing)
+                    group.addTask {
+                        let release = {
+                            self.inFlight.subtract(1, ordering: .acquiringAndReleasing)
+                            self.waker.wake()
+                        }
+                        guard let batch = await self.take(claim) else { return release() }
+                        self.breaker.withLock { $0.sent(batch.count) }
+                        await self.deliver(batch, retry: retry, route: route, release: release)
+                    }
                     continue
                 }
-                if batch.isEmpty {
-                    releaseSenders(chosen.used, claimed: [], sent: [], results: [], route: [:], now: now)
-                    continue
-                }
+                guard let batch = await take(claim) else { continue }
                 breaker.withLock { $0.sent(batch.count { chosen.senders[$0.id] == nil }) }
                 if !chosen.used.isEmpty {
                     var claimedBy: [String: Int] = [:]
@@ -208,9 +223,6 @@ public final class ChannelDispatcher: Sendable {
                     gate.withLock { gate in for (id, n) in claimedBy { gate.sent(id, n) } }
                 }
                 inFlight.add(1, ordering: .acquiringAndReleasing)
-                let retry = RetryPolicy(settings?.retry ?? RetryConfig())
-                let route = Route(
-                    senders: chosen.senders, used: chosen.used, instances: accounts?.instances(chosen.used) ?? [:])
                 group.addTask {
                     // The slot is the plugin call: it is free again as soon as the plugin answers,
                     // while the outcomes are still being recorded.
@@ -327,6 +339,34 @@ public final class ChannelDispatcher: Sendable {
 
     /// Frees the senders' calls of a batch and feeds their breakers what their messages met:
     /// `claimed` were claimed for the call, `sent` (with `results`) reached the plugin.
+    /// Rows picked for one batch, and what was taken from the limits for them.
+    private struct Claim: Sendable {
+        var picks: [QueuedRow]
+        var tokens: Int?
+        var used: [String]
+        var now: Int64
+    }
+
+    /// Claims the picked rows; nil when none could be claimed, with what the pick took given back.
+    private func take(_ claim: Claim) async -> [ClaimedMessage]? {
+        let batch: [ClaimedMessage]
+        do {
+            batch = try await prefetch.take(claim.picks)
+        } catch {
+            horizon.withLock { $0.putBack(claim.picks) }
+            if claim.tokens != nil { bucket.withLock { $0?.giveBack(claim.picks.count, now: claim.now) } }
+            releaseSenders(claim.used, claimed: [], sent: [], results: [], route: [:], now: claim.now)
+            logger.error("cannot claim due messages: \(error)")
+            claimFailed.store(true, ordering: .releasing)
+            return nil
+        }
+        if batch.isEmpty {
+            releaseSenders(claim.used, claimed: [], sent: [], results: [], route: [:], now: claim.now)
+            return nil
+        }
+        return batch
+    }
+
     private func releaseSenders(
         _ used: [String], claimed: [ClaimedMessage], sent: [ClaimedMessage], results: [PluginResult],
         route: [Int64: String], now: Int64
