@@ -5,7 +5,7 @@ import Testing
 @testable import LeaddCore
 
 /// A store whose reads never come back, like a disk that hangs.
-final class StuckStore: QueueStore {
+class StuckStore: QueueStore, @unchecked Sendable {
     func enqueue(_ messages: [NewMessage], now: Int64) async throws -> [EnqueueResult] { [] }
     func queueLanes(channel: String) async throws -> [QueueLane] {
         try await Task.sleep(for: .seconds(60))
