@@ -145,6 +145,7 @@ let package = Package(
             name: "leadd-bench",
             dependencies: [
                 "LeaddClient",
+                "LeaddSync",
                 "TestSupport",
                 "CSQLite",
                 "CLibPQ",
