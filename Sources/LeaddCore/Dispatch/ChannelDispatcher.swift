@@ -199,16 +199,18 @@ public final class ChannelDispatcher: Sendable {
                 let route = Route(
                     senders: chosen.senders, used: chosen.used, instances: accounts?.instances(chosen.used) ?? [:])
                 let claim = Claim(picks: picks, tokens: tokens, used: chosen.used, now: now)
+                // The slot is the plugin call: it is free again as soon as the plugin answers,
+                // while the outcomes are still being recorded.
+                let release: @Sendable () -> Void = {
+                    self.inFlight.subtract(1, ordering: .acquiringAndReleasing)
+                    self.waker.wake()
+                }
                 // With the breaker closed and no sender of a tenant's own involved, nothing the next
                 // pick decides waits on this claim: it runs in the batch's slot while the loop picks
                 // the next batch, so the store takes several claims and outcomes in one transaction.
                 if !probing, channelOpenUntil == nil, chosen.used.isEmpty {
                     inFlight.add(1, ordering: .acquiringAndReleasing)
                     group.addTask {
-                        let release = {
-                            self.inFlight.subtract(1, ordering: .acquiringAndReleasing)
-                            self.waker.wake()
-                        }
                         guard let batch = await self.take(claim) else { return release() }
                         self.breaker.withLock { $0.sent(batch.count) }
                         await self.deliver(batch, retry: retry, route: route, release: release)
@@ -223,14 +225,7 @@ public final class ChannelDispatcher: Sendable {
                     gate.withLock { gate in for (id, n) in claimedBy { gate.sent(id, n) } }
                 }
                 inFlight.add(1, ordering: .acquiringAndReleasing)
-                group.addTask {
-                    // The slot is the plugin call: it is free again as soon as the plugin answers,
-                    // while the outcomes are still being recorded.
-                    await self.deliver(batch, retry: retry, route: route) {
-                        self.inFlight.subtract(1, ordering: .acquiringAndReleasing)
-                        self.waker.wake()
-                    }
-                }
+                group.addTask { await self.deliver(batch, retry: retry, route: route, release: release) }
             }
             // Cancelled: the discarding group waits for the batches in flight, which finish and are recorded.
         }
@@ -337,8 +332,6 @@ public final class ChannelDispatcher: Sendable {
         }
     }
 
-    /// Frees the senders' calls of a batch and feeds their breakers what their messages met:
-    /// `claimed` were claimed for the call, `sent` (with `results`) reached the plugin.
     /// Rows picked for one batch, and what was taken from the limits for them.
     private struct Claim: Sendable {
         var picks: [QueuedRow]
@@ -367,6 +360,8 @@ public final class ChannelDispatcher: Sendable {
         return batch
     }
 
+    /// Frees the senders' calls of a batch and feeds their breakers what their messages met:
+    /// `claimed` were claimed for the call, `sent` (with `results`) reached the plugin.
     private func releaseSenders(
         _ used: [String], claimed: [ClaimedMessage], sent: [ClaimedMessage], results: [PluginResult],
         route: [Int64: String], now: Int64

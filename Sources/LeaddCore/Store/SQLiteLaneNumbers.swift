@@ -39,9 +39,13 @@ final class LaneNumbers: TransactionJournal {
 
     var count: Int { state.withLock { $0.numbers.count } }
 
+    /// Deletes the lanes nothing waits in, answering with their numbers.
+    private static let dropEmpty =
+        "DELETE FROM lanes WHERE NOT EXISTS (SELECT 1 FROM queue WHERE queue.lane = lanes.id) RETURNING id"
+
     /// Drops the lanes nothing waits in, then reads the rest (at open, before any job runs).
     func load(_ db: SQLiteConnection) throws {
-        try db.execute("DELETE FROM lanes WHERE NOT EXISTS (SELECT 1 FROM queue WHERE queue.lane = lanes.id)")
+        try db.statement(Self.dropEmpty, cached: false).run()
         let s = try db.statement("SELECT id, channel, priority, tenant, zone, campaign FROM lanes", cached: false)
         var numbers: [Key: Int64] = [:]
         while try s.step() {
@@ -93,8 +97,7 @@ final class LaneNumbers: TransactionJournal {
 
     /// Drops the lanes nothing waits in, from the table and the map, inside the open transaction.
     private func prune(_ db: SQLiteConnection) throws {
-        let delete = try db.statement(
-            "DELETE FROM lanes WHERE NOT EXISTS (SELECT 1 FROM queue WHERE queue.lane = lanes.id) RETURNING id")
+        let delete = try db.statement(Self.dropEmpty)
         defer { delete.reset() }
         var dropped = Set<Int64>()
         while try delete.step() { dropped.insert(delete.int64(0)) }

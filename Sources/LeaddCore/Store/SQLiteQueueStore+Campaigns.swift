@@ -101,9 +101,9 @@ extension SQLiteQueueStore {
     public func setCampaignState(id: String, to state: CampaignState, now: Int64) async throws -> Int {
         try await writer.submit { [claims, lanes] db, effects in
             let from = try Self.state(ofCampaign: id, db)
-            let queue = try QueueTable(db, lanes)
             if from == state { return 0 }
             if from == .cancelled { throw CampaignStoreError.notActive(id, from) }
+            let queue = try QueueTable(db, lanes)
             let update = try db.statement("UPDATE campaigns SET state = ? WHERE id = ?")
             update.bind(1, state.rawValue)
             update.bind(2, id)
