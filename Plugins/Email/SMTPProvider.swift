@@ -7,7 +7,8 @@ import PluginKit
 /// | reply / failure                          | result                                   |
 /// |------------------------------------------|------------------------------------------|
 /// | 250 after DATA                           | delivered, provider id = the Message-ID  |
-/// | 421 (service closing)                    | channel unavailable                      |
+/// | 421 (service closing)                    | channel unavailable, paused `rate_pause` |
+/// | 450/451/452 saying rate or too many      | channel unavailable, paused `rate_pause` |
 /// | other 4xx (450, 451, 452 ...)            | retry                                    |
 /// | 530, 534, 535, 538 / AUTH refused        | channel unavailable (credentials)        |
 /// | other 5xx (550, 553, 554 ...)            | failed (this recipient or content)       |
@@ -19,6 +20,13 @@ struct SMTPProvider: TransferProvider {
     let password: String?
     let mechanism: String?
     let composer: MailComposer
+    /// How long a server that asked us to slow down (421, or a 4xx rate reply) is left alone, in ms.
+    let ratePause: Int64
+
+    /// Words of a 4xx reply that speak of the sending rate (the account), not of the recipient:
+    /// "4.7.0 Too many messages", "rate limit exceeded", "throttled". Greylisting ("try again
+    /// later") is about one message and stays a retry.
+    static let rateWords = ["rate", "too many", "throttl", "exceeded"]
 
     init(settings: inout PluginSettings) throws(PluginSetupError) {
         url = try settings.requiredString("url")
@@ -38,6 +46,7 @@ struct SMTPProvider: TransferProvider {
         }
         let replyTo = try settings.string("reply_to")
         if let replyTo, MailAddress(replyTo) == nil { throw settings.problem("reply_to", "not an e-mail address") }
+        ratePause = Int64(try settings.duration("rate_pause") ?? 60_000)
         let domain = try settings.string("message_id_domain") ?? from.domain
         composer = MailComposer(from: from, replyTo: replyTo.flatMap(MailAddress.init), messageIDDomain: domain)
     }
@@ -62,8 +71,13 @@ struct SMTPProvider: TransferProvider {
         switch (failure.kind, response.status) {
         case (.login, _), (_, 530), (_, 534), (_, 535), (_, 538):
             return .channelUnavailable("SMTP authentication refused: \(failure.message)")
-        case (.refused, 421): return .channelUnavailable(detail)
-        case (.refused, 400..<500): return .retry(detail)
+        case (.refused, 421): return .channelUnavailable(detail, afterMilliseconds: ratePause)
+        case (.refused, 400..<500):
+            let text = failure.message.lowercased()
+            if Self.rateWords.contains(where: { text.contains($0) }) {
+                return .channelUnavailable(detail, afterMilliseconds: ratePause)
+            }
+            return .retry(detail)
         case (.refused, 500..<600): return .failed(detail)
         default: return failure.result
         }

@@ -11,12 +11,20 @@ public enum ClientError: Error, CustomStringConvertible, Sendable {
     case refused(code: Int, message: String, data: JSONValue?)
     /// The daemon's answer could not be understood.
     case badResponse(String)
+    /// The daemon took longer than the client's timeout to read a request or answer it.
+    case timedOut(Duration)
+
+    static func seconds(_ d: Duration) -> String {
+        let ms = d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000
+        return ms % 1000 == 0 ? "\(ms / 1000)s" : "\(ms)ms"
+    }
 
     public var description: String {
         switch self {
         case .unreachable(let reason): "cannot reach leadd: \(reason)"
         case .refused(_, let message, _): message
         case .badResponse(let reason): "unexpected answer from leadd: \(reason)"
+        case .timedOut(let limit): "leadd did not answer within \(Self.seconds(limit))"
         }
     }
 }
@@ -26,11 +34,17 @@ public final class ControlClient {
     private var buffer: [UInt8] = []
     private var nextID: Int64 = 1
     public let socketPath: String
+    /// Longest wait for the daemon to take a request or send an answer; nil waits for ever.
+    public var timeout: Duration? {
+        didSet { Self.setTimeout(fd, timeout) }
+    }
 
-    public init(socketPath: String) throws(ClientError) {
+    public init(socketPath: String, timeout: Duration? = nil) throws(ClientError) {
         self.socketPath = socketPath
+        self.timeout = timeout
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw .unreachable("socket(): \(String(cString: strerror(errno)))") }
+        Self.setTimeout(fd, timeout)
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         let pathBytes = Array(socketPath.utf8)
@@ -48,11 +62,21 @@ public final class ControlClient {
             }
         }
         guard status == 0 else {
-            let reason = String(cString: strerror(errno))
+            let code = errno
             close(fd)
-            throw .unreachable("\(socketPath): \(reason)")
+            if let timeout, code == EAGAIN || code == EINPROGRESS { throw .timedOut(timeout) }
+            throw .unreachable("\(socketPath): \(String(cString: strerror(code)))")
         }
         self.fd = fd
+    }
+
+    /// Sets the socket's send and receive timeouts (zero: none).
+    private static func setTimeout(_ fd: Int32, _ timeout: Duration?) {
+        let (seconds, attoseconds) = timeout?.components ?? (0, 0)
+        var value = timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
+        if timeout != nil && value.tv_sec == 0 && value.tv_usec == 0 { value.tv_usec = 1 }
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
     }
 
     deinit { close(fd) }
@@ -99,6 +123,7 @@ public final class ControlClient {
             let n = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             if n < 0 {
                 if errno == EINTR { continue }
+                if let timeout, errno == EAGAIN || errno == EWOULDBLOCK { throw .timedOut(timeout) }
                 throw .unreachable("write: \(String(cString: strerror(errno)))")
             }
             offset += n
@@ -117,6 +142,7 @@ public final class ControlClient {
             let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n < 0 {
                 if errno == EINTR { continue }
+                if let timeout, errno == EAGAIN || errno == EWOULDBLOCK { throw .timedOut(timeout) }
                 throw .unreachable("read: \(String(cString: strerror(errno)))")
             }
             if n == 0 { throw .unreachable("leadd closed the connection") }

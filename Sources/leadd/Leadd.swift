@@ -123,7 +123,10 @@ struct Leadd: AsyncParsableCommand {
         let shutdown = ShutdownTrigger()
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             // Shut down last, so a second SIGTERM during the drain is still heard.
-            .init(service: SignalService(runtime: runtime, shutdown: shutdown, logger: logger, signals: signals)),
+            .init(
+                service: SignalService(
+                    runtime: runtime, shutdown: shutdown, logger: logger, signals: signals,
+                    grace: loaded.daemon.shutdownGrace)),
             .init(service: DispatchService(runtime: runtime)),
             .init(service: ControlSocketService(server: server, listener: listener)),
             .init(service: SystemdService(reporter: reporter)),
@@ -134,7 +137,8 @@ struct Leadd: AsyncParsableCommand {
         if let metricsService { services.append(.init(service: metricsService)) }
         if let webhookService { services.append(.init(service: webhookService)) }
         var groupConfig = ServiceGroupConfiguration(services: services, logger: logger)
-        groupConfig.maximumGracefulShutdownDuration = loaded.daemon.shutdownGrace
+        // The group cancels what is left at three quarters of the grace; StopDeadline exits at the end of it.
+        groupConfig.maximumGracefulShutdownDuration = loaded.daemon.shutdownGrace * 3 / 4
         let group = ServiceGroup(configuration: groupConfig)
         shutdown.set(group)
         logger.info("leadd \(ControlService.version) ready: \(runtime.channels.count) channels")

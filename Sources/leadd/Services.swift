@@ -78,6 +78,8 @@ struct SignalService: Service {
     let shutdown: ShutdownTrigger
     let logger: Logger
     let signals: UnixSignalsSequence
+    /// `daemon.shutdown_grace`: how long a stop may take before leadd exits regardless.
+    let grace: Duration
 
     func run() async throws {
         var stopping = false
@@ -94,8 +96,25 @@ struct SignalService: Service {
                 stopping = true
                 logger.info("\(signal): stopping; waiting for sends in flight")
                 runtime.notifier.stopping(status: "stopping: waiting for sends in flight")
+                StopDeadline.arm(grace: grace, logger: logger)
                 await shutdown.trigger()
             }
+        }
+    }
+}
+
+/// Ends the process when a stop has not finished within the grace: a plugin call that never
+/// answers (or a store that hangs) must not keep leadd from stopping. Everything acknowledged is
+/// already durable, and the messages still in flight are due again at the next start. The timer
+/// runs on a Dispatch thread, so it fires even if every task of the cooperative pool is stuck.
+enum StopDeadline {
+    static func arm(grace: Duration, logger: Logger) {
+        let milliseconds = Int(max(grace.milliseconds, 0))
+        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(milliseconds)) {
+            logger.warning(
+                "shutdown_grace of \(DurationText.format(grace)) passed with sends still in flight; exiting now: they are due again at the next start"
+            )
+            exit(0)
         }
     }
 }

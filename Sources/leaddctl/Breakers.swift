@@ -8,19 +8,18 @@ struct Breakers: ParsableCommand {
     func run() throws {
         try options.call("breaker.list") { result in
             printTable(
-                ["CHANNEL", "STATE", "SINCE", "CALLS", "FAILURES", "OPEN UNTIL"],
+                ["CHANNEL", "STATE", "SINCE", "CALLS", "FAILURES", "OPEN UNTIL", "WHY"],
                 (result.arrayValue ?? []).flatMap { b in
                     [
                         [
                             text(b["channel"]), text(b["state"]), text(b["since"]), text(b["calls"]),
-                            text(b["failures"]), text(b["open_until"]),
+                            text(b["failures"]), text(b["open_until"]), text(b["reason"]),
                         ]
                     ]
                         + (b["senders"]?.arrayValue ?? []).map { s in
                             [
                                 "\(text(b["channel"]))/\(text(s["sender"]))", text(s["state"]), text(s["since"]), "",
-                                "",
-                                text(s["open_until"]),
+                                "", text(s["open_until"]), text(s["reason"]),
                             ]
                         }
                 })

@@ -35,13 +35,7 @@ struct Import: ParsableCommand {
             printError("leaddctl: \(error.description)")
             throw CtlExit(code: CtlExit.usage)
         }
-        let client: ControlClient
-        do {
-            client = try ControlClient(socketPath: options.socket)
-        } catch {
-            printError("leaddctl: \(error.description)")
-            throw CtlExit(code: CtlExit.unreachable)
-        }
+        let client = try options.connect()
         let progress = isatty(2) == 1 && !options.json ? ProgressLine() : nil
         var rows = 0
         var accepted = 0
@@ -65,7 +59,10 @@ struct Import: ParsableCommand {
                 printError(
                     "leaddctl: lead.import refused at rows \(firstRow)-\(firstRow + pending.count - 1): \(error.description)"
                 )
-                if case .unreachable = error { throw CtlExit(code: CtlExit.unreachable) }
+                switch error {
+                case .unreachable, .timedOut: throw CtlExit(code: CtlExit.unreachable)
+                default: break
+                }
                 throw CtlExit(code: CtlExit.refused)
             }
             accepted += Int(result["accepted"]?.int64Value ?? 0)
@@ -80,17 +77,25 @@ struct Import: ParsableCommand {
         }
 
         while true {
-            let next: LeadRow?
+            let read: LeadRead?
             do {
-                next = try source.next()
+                read = try source.next()
             } catch {
                 try flush()
                 progress?.finish()
                 printError("leaddctl: \(error.description)")
                 throw CtlExit(code: CtlExit.usage)
             }
-            guard let next else { break }
+            guard let read else { break }
             rows += 1
+            let next: LeadRow
+            switch read {
+            case .lead(let row): next = row
+            case .unreadable(let bad):
+                rejected.append(
+                    .object(JSONObject(["row": .integer(Int64(bad.row)), "field": "", "reason": .string(bad.reason)])))
+                continue
+            }
             guard let target = next.campaign ?? campaign else {
                 rejected.append(
                     .object(
@@ -110,6 +115,8 @@ struct Import: ParsableCommand {
         }
         try flush()
         progress?.finish()
+        // Unreadable rows were noted as they were met, the others when their batch came back.
+        rejected.sort { ($0["row"]?.int64Value ?? 0) < ($1["row"]?.int64Value ?? 0) }
         if options.json {
             print(
                 JSONValue.object(

@@ -17,8 +17,22 @@ struct LeadSourceError: Error, CustomStringConvertible {
     var description: String
 }
 
+/// A row that could not be read at all (more cells than the header, bytes that are not UTF-8,
+/// a line that is not JSON): rejected like any bad lead, and the rows after it are read on.
+struct UnreadableRow {
+    var row: Int
+    var reason: String
+}
+
+/// What a source yields: a lead, or a row it could not read.
+enum LeadRead {
+    case lead(LeadRow)
+    case unreadable(UnreadableRow)
+}
+
 protocol LeadSource {
-    mutating func next() throws(LeadSourceError) -> LeadRow?
+    /// The next row; nil at the end. Throws only when the file itself cannot be read further.
+    mutating func next() throws(LeadSourceError) -> LeadRead?
 }
 
 struct CSVLeadSource: LeadSource {
@@ -28,8 +42,8 @@ struct CSVLeadSource: LeadSource {
     var row = 0
 
     init(path: String) throws(LeadSourceError) {
-        guard let stream = InputStream(fileAtPath: path == "-" ? "/dev/stdin" : path) else {
-            throw LeadSourceError(description: "cannot open \(path)")
+        guard let stream = RepairedUTF8Stream(path: path == "-" ? "/dev/stdin" : path) else {
+            throw LeadSourceError(description: "cannot open \(path): \(String(cString: strerror(errno)))")
         }
         do {
             reader = try CSVReader(stream: stream, hasHeaderRow: true, trimFields: true)
@@ -45,7 +59,7 @@ struct CSVLeadSource: LeadSource {
         }
     }
 
-    mutating func next() throws(LeadSourceError) -> LeadRow? {
+    mutating func next() throws(LeadSourceError) -> LeadRead? {
         guard let cells = reader.next() else {
             // CSV.swift reports the end of the stream as cannotReadFile; a failed read is a stream error.
             if let error = reader.error, !(error is CSVError && "\(error)" == "cannotReadFile") {
@@ -56,7 +70,11 @@ struct CSVLeadSource: LeadSource {
         row += 1
         if cells.count == 1 && cells[0].isEmpty { return try next() }
         guard cells.count <= header.count else {
-            throw LeadSourceError(description: "record \(row) has \(cells.count) cells, the header \(header.count)")
+            return .unreadable(
+                UnreadableRow(row: row, reason: "has \(cells.count) cells, the header \(header.count)"))
+        }
+        if let bad = zip(header, cells).first(where: { $0.1.unicodeScalars.contains(RepairedUTF8Stream.marker) }) {
+            return .unreadable(UnreadableRow(row: row, reason: "column \(bad.0) is not valid UTF-8"))
         }
         var lead = JSONObject()
         var vars = JSONObject()
@@ -71,7 +89,7 @@ struct CSVLeadSource: LeadSource {
             }
         }
         if vars.count > 0 { lead["vars"] = .object(vars) }
-        return LeadRow(row: row, lead: lead, campaign: campaign)
+        return .lead(LeadRow(row: row, lead: lead, campaign: campaign))
     }
 }
 
@@ -92,7 +110,7 @@ struct JSONLinesLeadSource: LeadSource {
         self.path = path
     }
 
-    mutating func next() throws(LeadSourceError) -> LeadRow? {
+    mutating func next() throws(LeadSourceError) -> LeadRead? {
         var buffer: UnsafeMutablePointer<CChar>?
         var capacity = 0
         defer { free(buffer) }
@@ -102,14 +120,23 @@ struct JSONLinesLeadSource: LeadSource {
             row += 1
             let bytes = UnsafeBufferPointer(
                 start: UnsafeRawPointer(buffer).assumingMemoryBound(to: UInt8.self), count: length)
-            let line = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            guard let text = String(validating: bytes, as: UTF8.self) else {
+                return .unreadable(UnreadableRow(row: row, reason: "line \(row) is not valid UTF-8"))
+            }
+            let line = text.trimmingCharacters(in: .whitespacesAndNewlines)
             if line.isEmpty { continue }
-            guard case .object(var lead)? = try? JSONValue.parse(line) else {
-                throw LeadSourceError(description: "\(path) line \(row): not a JSON object")
+            let parsed: JSONValue
+            do {
+                parsed = try JSONValue.parse(line)
+            } catch {
+                return .unreadable(UnreadableRow(row: row, reason: "line \(row) is not JSON: \(error.description)"))
+            }
+            guard case .object(var lead) = parsed else {
+                return .unreadable(UnreadableRow(row: row, reason: "line \(row) is not a JSON object"))
             }
             let campaign = lead["campaign"]?.stringValue
             lead["campaign"] = nil
-            return LeadRow(row: row, lead: lead, campaign: campaign)
+            return .lead(LeadRow(row: row, lead: lead, campaign: campaign))
         }
     }
 }

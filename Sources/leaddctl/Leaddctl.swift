@@ -23,17 +23,43 @@ struct CommonOptions: ParsableArguments {
     @Flag(help: "Print the result as JSON (one object; fields only ever get added).")
     var json = false
 
+    @Option(
+        help: ArgumentHelp(
+            "Longest wait for leadd to answer a request: seconds, or 500ms, 30s, 2m; 0 waits for ever.",
+            valueName: "duration"))
+    var timeout: RequestTimeout = RequestTimeout(limit: .seconds(5))
+
+    /// A connection to leadd, with the request timeout; exits 3 when leadd cannot be reached.
+    func connect() throws -> ControlClient {
+        do {
+            return try ControlClient(socketPath: socket, timeout: timeout.limit)
+        } catch {
+            throw exit(error)
+        }
+    }
+
+    /// Prints why leadd could not be reached or did not answer, and gives the exit to throw.
+    func exit(_ error: ClientError) -> CtlExit {
+        if case .timedOut = error {
+            printError(
+                "leaddctl: \(error.description) (--timeout); it may be overloaded or stuck: see its log and `leaddctl status`"
+            )
+        } else {
+            printError("leaddctl: \(error.description)")
+        }
+        return CtlExit(code: CtlExit.unreachable)
+    }
+
     /// Calls `method`; prints JSON when asked, else hands the result to `human`.
     func call(_ method: String, _ params: JSONObject = JSONObject(), human: (JSONValue) -> Void) throws {
         let result: JSONValue
         do {
-            let client = try ControlClient(socketPath: socket)
+            let client = try ControlClient(socketPath: socket, timeout: timeout.limit)
             result = try client.call(method, params)
         } catch {
             switch error {
-            case .unreachable:
-                printError("leaddctl: \(error.description)")
-                throw CtlExit(code: CtlExit.unreachable)
+            case .unreachable, .timedOut:
+                throw exit(error)
             case .refused(_, let message, let data):
                 printError("leaddctl: \(method) refused: \(message)")
                 if json, let data { print(JSONValue.object(JSONObject(["error": data])).serialized) }
@@ -49,6 +75,29 @@ struct CommonOptions: ParsableArguments {
             human(result)
         }
     }
+}
+
+/// `--timeout`'s value: a duration, or 0 for none.
+struct RequestTimeout: ExpressibleByArgument {
+    var limit: Duration?
+
+    init(limit: Duration?) { self.limit = limit }
+
+    init?(argument: String) {
+        let text = argument.trimmingCharacters(in: .whitespaces)
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60)]
+        var number = text
+        var scale = 1.0
+        for (suffix, factor) in units where text.hasSuffix(suffix) {
+            number = String(text.dropLast(suffix.count))
+            scale = factor
+            break
+        }
+        guard let value = Double(number), value >= 0, value.isFinite else { return nil }
+        limit = value == 0 ? nil : .milliseconds(Int64((value * scale * 1000).rounded(.up)))
+    }
+
+    var defaultValueDescription: String { "5s" }
 }
 
 struct CtlExit: Error {

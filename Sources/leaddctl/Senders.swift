@@ -49,6 +49,9 @@ struct Senders: ParsableCommand {
                     print("\(field.padding(toLength: 12, withPad: " ", startingAt: 0)) \(text(s[field]))")
                 }
                 print("breaker      \(text(s["breaker"]?["state"]))")
+                if let until = s["breaker"]?["open_until"] {
+                    print("open until   \(text(until)): \(text(s["breaker"]?["reason"]))")
+                }
             }
         }
     }

@@ -19,26 +19,25 @@ struct Tail: ParsableCommand {
         if !types.isEmpty { params["types"] = .array(types.map { .string($0) }) }
         params["channel"] = channel.map { .string($0) }
         params["tenant"] = tenant.map { .string($0) }
-        let client: ControlClient
+        let client = try options.connect()
         do {
-            client = try ControlClient(socketPath: options.socket)
             try client.writeLine(ControlClient.request("events.subscribe", params, id: 1).serialized)
         } catch {
-            printError("leaddctl: \(error.description)")
-            throw CtlExit(code: CtlExit.unreachable)
+            throw options.exit(error)
         }
         while true {
             let line: JSONValue
             do {
                 line = try client.readResponse()
             } catch {
-                printError("leaddctl: \(error.description)")
-                throw CtlExit(code: CtlExit.unreachable)
+                throw options.exit(error)
             }
             if let error = line["error"] {
                 printError("leaddctl: events.subscribe refused: \(text(error["message"]))")
                 throw CtlExit(code: CtlExit.refused)
             }
+            // The subscription's answer comes within the timeout; events then come when they happen.
+            if line["result"] != nil { client.timeout = nil }
             guard line["method"] == "event", let event = line["params"] else { continue }
             if options.json {
                 print(event.serialized)

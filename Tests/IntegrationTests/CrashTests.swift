@@ -97,5 +97,34 @@ extension Integration {
             #expect(Set(keys) == Set((0..<total).map { "k\($0)" }))
             #expect(keys.count - total <= 100)
         }
+
+        /// A message the plugin had taken when leadd was killed, sent again after the restart,
+        /// shows both hand-offs in its history: the first with an unknown outcome.
+        @Test func aMessageSentAgainAfterACrashShowsBothHandOffs() throws {
+            let slow = """
+                  sms:
+                    plugin: TestChannel
+                    settings:
+                      file: "@SENT@"
+                      delay_ms: 60000
+                """
+            let daemon = try DaemonProcess(channels: slow)
+            try daemon.start()
+            let id = try #require(try daemon.call("message.send", sendParams(key: "once"))["id"]?.stringValue)
+            // The plugin has sent it and has not answered yet.
+            #expect(daemon.eventually(timeout: 20) { daemon.sentLines.count == 1 })
+            daemon.kill9()
+            try daemon.writeConfig(
+                try String(contentsOfFile: daemon.configPath, encoding: .utf8).replacingOccurrences(
+                    of: "delay_ms: 60000", with: "delay_ms: 0"))
+            try daemon.start()
+            #expect(try daemon.allSent(1))
+            #expect(daemon.sentLines.count == 2)
+            let attempts = try daemon.call("message.get", JSONObject(["id": .string(id)]))["attempts"]?.arrayValue ?? []
+            #expect(attempts.count == 2, "\(attempts)")
+            #expect(attempts.first?["outcome"] == "unknown", "\(attempts)")
+            #expect(attempts.first?["detail"]?.stringValue?.contains("leadd stopped") == true, "\(attempts)")
+            #expect(attempts.last?["outcome"] == "delivered", "\(attempts)")
+        }
     }
 }

@@ -61,7 +61,8 @@ final class DaemonProcess {
         throw DaemonError.notReady(log: self.log)
     }
 
-    func client() throws -> ControlClient { try ControlClient(socketPath: socketPath) }
+    /// A connection whose requests fail after a minute rather than hang a test on a stuck daemon.
+    func client() throws -> ControlClient { try ControlClient(socketPath: socketPath, timeout: .seconds(60)) }
 
     func call(_ method: String, _ params: JSONObject = JSONObject()) throws -> JSONValue {
         try client().call(method, params)

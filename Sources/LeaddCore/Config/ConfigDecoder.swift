@@ -222,6 +222,7 @@ public enum ConfigDecoder {
         if let f = keys["breaker"] {
             let b = try f.mapping(allowed: [
                 "failure_rate", "minimum_calls", "window", "open_for", "probes", "fallback_after",
+                "consecutive_failures",
             ])
             if let v = b["fallback_after"] { channel.breaker.fallbackAfter = try v.duration() }
             if let v = b["failure_rate"] { channel.breaker.failureRate = try v.fraction() }
@@ -229,6 +230,7 @@ public enum ConfigDecoder {
             if let v = b["window"] { channel.breaker.window = try v.duration() }
             if let v = b["open_for"] { channel.breaker.openFor = try v.duration() }
             if let v = b["probes"] { channel.breaker.probes = try v.int(in: 1...10_000) }
+            if let v = b["consecutive_failures"] { channel.breaker.consecutiveFailures = try v.int(in: 0...1_000_000) }
         }
         if let f = keys["senders"] {
             for (id, s) in try f.orderedMapping() { channel.senders.append(try decodeSender(id: id, channel: name, s)) }
@@ -381,9 +383,17 @@ public enum ConfigDecoder {
         switch error {
         case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
             .composer(let context, let problem, let mark, _):
-            let reason = [context?.text, problem].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: " ")
+            // libyaml notices an unclosed bracket or quote only where something else begins,
+            // often lines later: the place given is where the construct started (its context
+            // mark), and where the parser gave up is said in the reason.
+            guard let context, !context.text.isEmpty else {
+                return ConfigError(
+                    file: file, line: mark.line, column: mark.column, key: "", reason: "YAML syntax: \(problem)")
+            }
+            let started = context.text.replacingOccurrences(of: "while ", with: "")
             return ConfigError(
-                file: file, line: mark.line, column: mark.column, key: "", reason: "YAML syntax: \(reason)")
+                file: file, line: context.mark.line, column: context.mark.column, key: "",
+                reason: "YAML syntax: \(started) that starts here: \(problem) at \(mark.line):\(mark.column)")
         case .duplicatedKeysInMapping(let duplicates, let context):
             return ConfigError(
                 file: file, line: context.mark.line, column: context.mark.column, key: "",

@@ -13,7 +13,16 @@ public struct Rate: Sendable, Equatable, CustomStringConvertible {
         return Double(count) / seconds
     }
 
-    public var description: String { "\(count)/\(DurationText.format(per))" }
+    /// As users write it: `30/min`, `100/s`, `5/h`, `2/day`, else `5/10s`; `parse` reads it back.
+    public var description: String {
+        switch per {
+        case .seconds(1): "\(count)/s"
+        case .seconds(60): "\(count)/min"
+        case .seconds(3600): "\(count)/h"
+        case .seconds(86400): "\(count)/day"
+        default: "\(count)/\(DurationText.format(per))"
+        }
+    }
 
     /// Parses `N/s`, `N/sec`, `N/second`, `N/min`, `N/minute`, `N/h`, `N/hour`, `N/day` or `N/<duration>`.
     public static func parse(_ text: String) -> Rate? {
@@ -34,7 +43,7 @@ public struct Rate: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// Durations written like `250ms`, `30s`, `5m`, `2h`, `1d`, or combined: `1m30s`.
+/// Durations written like `250ms`, `30s`, `5m` (or `5min`), `2h`, `1d`, or combined: `1m30s`.
 public enum DurationText {
     public static func parse(_ text: String) -> Duration? {
         let text = text.trimmingWhitespace()
@@ -57,6 +66,10 @@ public enum DurationText {
             if rest.hasPrefix("ms") {
                 unit = .milliseconds(1)
                 length = 2
+            } else if rest.hasPrefix("min") {
+                // What `format` writes for whole minutes.
+                unit = .seconds(60)
+                length = 3
             } else if rest.hasPrefix("s") {
                 unit = .seconds(1)
                 length = 1

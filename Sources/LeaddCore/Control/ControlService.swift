@@ -587,6 +587,7 @@ public final class ControlService: Sendable {
             "calls": .integer(Int64(b.calls)), "failures": .integer(Int64(b.failures)),
         ])
         if case .open(let until) = b.state { object["open_until"] = .string(Timestamp.format(until)) }
+        object["reason"] = b.reason.map { .string($0) }
         return .object(object)
     }
 
@@ -607,6 +608,7 @@ public final class ControlService: Sendable {
                                 "since": .string(Timestamp.format(s.since)),
                             ])
                             if case .open(let until) = s.state { o["open_until"] = .string(Timestamp.format(until)) }
+                            o["reason"] = s.reason.map { .string($0) }
                             return .object(o)
                         })
                 }

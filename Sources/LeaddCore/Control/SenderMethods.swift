@@ -79,6 +79,7 @@ extension ControlService {
                 "state": .string(live.state.description), "since": .string(Timestamp.format(live.since)),
             ])
             if case .open(let until) = live.state { b["open_until"] = .string(Timestamp.format(until)) }
+            b["reason"] = live.reason.map { .string($0) }
             o["breaker"] = .object(b)
             o["in_flight"] = .integer(Int64(live.inFlight))
             o["running"] = .bool(live.ready)

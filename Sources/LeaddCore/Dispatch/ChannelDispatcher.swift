@@ -190,7 +190,9 @@ public final class ChannelDispatcher: Sendable {
                     bucket.withLock { $0?.giveBack(tokens - picks.count, now: now) }
                 }
                 if picks.isEmpty {
-                    let next = horizon.withLock { $0.nextWake() }
+                    // Every entry due now was looked at and held back: wake when the first of them
+                    // may go, or for what comes due later, not for them again at once.
+                    let next = horizon.withLock { $0.nextWake(after: now) }
                     let until = min(next ?? .max, chosen.blockedUntil ?? .max, channelOpenUntil ?? .max)
                     await sleep(until: until, now: now)
                     continue
@@ -360,6 +362,17 @@ public final class ChannelDispatcher: Sendable {
         return batch
     }
 
+    /// The latest time a provider asked to be left alone until (Retry-After on a result that
+    /// says the channel is unavailable: a 429, a throughput error, a 503), and what it said.
+    static func pause(asked results: some Sequence<PluginResult>, now: Int64) -> (until: Int64, cause: String?)? {
+        var latest: (until: Int64, cause: String?)?
+        for result in results where result.outcome == .channelUnavailable {
+            guard let wait = result.retryAfterMilliseconds, wait > 0 else { continue }
+            if now + wait > latest?.until ?? .min { latest = (now + wait, result.detail) }
+        }
+        return latest
+    }
+
     /// Frees the senders' calls of a batch and feeds their breakers what their messages met:
     /// `claimed` were claimed for the call, `sent` (with `results`) reached the plugin.
     private func releaseSenders(
@@ -368,31 +381,37 @@ public final class ChannelDispatcher: Sendable {
     ) {
         guard !used.isEmpty else { return }
         var counts: [String: (calls: Int, failures: Int, unsent: Int)] = [:]
+        var answers: [String: [PluginResult]] = [:]
         for message in claimed { if let id = route[message.id] { counts[id, default: (0, 0, 0)].unsent += 1 } }
         for (message, result) in zip(sent, results) {
             guard let id = route[message.id] else { continue }
             counts[id, default: (0, 0, 0)].calls += 1
             counts[id, default: (0, 0, 0)].unsent -= 1
             if result.outcome == .channelUnavailable { counts[id, default: (0, 0, 0)].failures += 1 }
+            answers[id, default: []].append(result)
         }
         let changes = gate.withLock { gate in
-            used.compactMap { id -> (String, CircuitBreaker.State)? in
+            used.compactMap { id -> (String, CircuitBreaker.State, String?)? in
                 let c = counts[id] ?? (0, 0, 0)
-                return gate.finished(id, calls: c.calls, failures: c.failures, unsent: c.unsent, now: now).map {
-                    (id, $0)
-                }
+                let pause = Self.pause(asked: answers[id] ?? [], now: now)
+                return gate.finished(
+                    id, calls: c.calls, failures: c.failures, unsent: c.unsent, now: now, waitUntil: pause?.until,
+                    cause: pause?.cause
+                ).map { (id, $0, gate.slots[id]?.breaker.reason) }
             }
         }
-        for (id, state) in changes { breakerChanged(to: state, now: now, sender: id) }
+        for (id, state, reason) in changes { breakerChanged(to: state, now: now, why: reason, sender: id) }
     }
 
     /// Stops the senders' plugin instances; after `run` has returned.
     public func stopSenders() { accounts?.shutdownAll() }
 
     /// Each sender's breaker and calls in flight, for sender.get/list and breaker.list.
-    public func senderSnapshot() -> [String: (state: CircuitBreaker.State, since: Int64, inFlight: Int, ready: Bool)] {
+    public func senderSnapshot() -> [String: (
+        state: CircuitBreaker.State, since: Int64, inFlight: Int, ready: Bool, reason: String?
+    )] {
         gate.withLock { gate in
-            gate.slots.mapValues { ($0.breaker.state, $0.breaker.since, $0.inFlight, $0.ready) }
+            gate.slots.mapValues { ($0.breaker.state, $0.breaker.since, $0.inFlight, $0.ready, $0.breaker.reason) }
         }
     }
 
@@ -470,7 +489,9 @@ public final class ChannelDispatcher: Sendable {
                 await claim.value
                 continue
             }
-            let next = horizon.withLock { $0.nextWake() } ?? (now + 1_000)
+            // Entries already due are the loop's to pick (or held back there): only those due
+            // later are worth claiming ahead.
+            let next = horizon.withLock { $0.nextWake(after: now) } ?? (now + 1_000)
             let until = next == .min ? now + 5 : max(next - ClaimPrefetch.lead, now + 5)
             await prefetchWaker.wait(upTo: .milliseconds(min(until - now, 1_000)))
         }
@@ -478,8 +499,10 @@ public final class ChannelDispatcher: Sendable {
 
     /// Sleeps until `time` (never longer than the idle maximum), or until woken.
     private func sleep(until time: Int64, now: Int64) async {
-        // Compared before subtracting: `time` may be Int64.min (a lane to read at once).
-        if time <= now { return }
+        // Compared before subtracting: `time` may be Int64.min (a lane to read at once). Going
+        // round at once still yields, so a loop that finds work every turn never holds one of
+        // the pool's threads (two on two cores) away from the control socket and the signals.
+        if time <= now { return await Task.yield() }
         await waker.wait(upTo: min(.milliseconds(time - now), Self.maximumIdle))
     }
 
@@ -510,8 +533,10 @@ public final class ChannelDispatcher: Sendable {
     }
 
     /// The breaker's state and counts now, for breaker.list and channel.list.
-    public func breakerSnapshot() -> (state: CircuitBreaker.State, since: Int64, calls: Int, failures: Int) {
-        breaker.withLock { ($0.state, $0.since, $0.calls, $0.failures) }
+    public func breakerSnapshot() -> (
+        state: CircuitBreaker.State, since: Int64, calls: Int, failures: Int, reason: String?
+    ) {
+        breaker.withLock { ($0.state, $0.since, $0.calls, $0.failures, $0.reason) }
     }
 
     /// Closes the breaker by hand; true when it was not already closed.
@@ -523,14 +548,17 @@ public final class ChannelDispatcher: Sendable {
         return true
     }
 
+    /// Logs a breaker's change, counts it and tells subscribers; `cause` (a reset) goes into the
+    /// event's detail, `why` (what opened it) only into the log, so the event keeps its words.
     private func breakerChanged(
-        to state: CircuitBreaker.State, now: Int64, by cause: String? = nil, sender: String? = nil
+        to state: CircuitBreaker.State, now: Int64, by cause: String? = nil, why: String? = nil, sender: String? = nil
     ) {
         let reason = cause.map { " (\($0))" } ?? ""
         let whose = sender.map { "sender \($0) " } ?? ""
         if case .open(let until) = state {
+            let because = why.map { " (\($0))" } ?? reason
             logger.warning(
-                "\(whose)breaker open\(reason): \(sender == nil ? "channel" : "sender") unavailable; sending paused until \(Timestamp.format(until))"
+                "\(whose)breaker open\(because): \(sender == nil ? "channel" : "sender") unavailable; sending paused until \(Timestamp.format(until))"
             )
         } else {
             logger.notice("\(whose)breaker \(state)\(reason)")
@@ -636,8 +664,11 @@ public final class ChannelDispatcher: Sendable {
         // The channel's breaker hears only of sends on its own settings; each sender's of its own.
         let own = zip(batch, results).filter { route.senders[$0.0.id] == nil }.map(\.1)
         let unavailable = own.filter { $0.outcome == .channelUnavailable }.count
-        let changed = breaker.withLock { $0.record(calls: own.count, failures: unavailable, now: now) }
-        if let changed { breakerChanged(to: changed, now: now) }
+        let pause = Self.pause(asked: own, now: now)
+        let changed = breaker.withLock {
+            $0.record(calls: own.count, failures: unavailable, now: now, waitUntil: pause?.until, cause: pause?.cause)
+        }
+        if let changed { breakerChanged(to: changed, now: now, why: breaker.withLock { $0.reason }) }
         releaseSenders(
             route.used, claimed: claimed, sent: batch, results: results, route: route.senders, now: now)
         // Fallback messages are stored before the failures are recorded, so a crash between the

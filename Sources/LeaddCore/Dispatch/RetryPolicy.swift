@@ -44,8 +44,10 @@ public struct RetryPolicy: Sendable, Equatable {
             return make(.failed, "failed")
         case .channelUnavailable:
             // The destination is sick, not the message: try again later without using up an attempt,
-            // so an outage can never dead-letter anything.
-            let wait = Swift.max(config.initial.milliseconds, result.retryAfterMilliseconds ?? 0)
+            // so an outage can never dead-letter anything. A provider that said when (Retry-After)
+            // pauses the channel until then, and the message is due again as the pause ends.
+            let asked = result.retryAfterMilliseconds ?? 0
+            let wait = asked > 0 ? asked : config.initial.milliseconds
             return make(.deferred(at: now + wait), "unavailable")
         case .retry:
             let tries = message.attemptCount + 1

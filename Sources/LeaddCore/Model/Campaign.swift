@@ -107,12 +107,23 @@ public struct Campaign: Sendable, Equatable {
         return .object(o)
     }
 
-    /// Rebuilds a campaign from its columns and stored spec.
-    public init(id: String, tenant: String, name: String, state: CampaignState, createdAt: Int64, specJSON: String) {
+    /// Rebuilds a campaign from its columns and stored spec; a column or spec that cannot be
+    /// read is an error naming the campaign, never a default.
+    public init(
+        id: String, tenant: String, name: String, stateText: String, createdAt: Int64, specJSON: String
+    ) throws(StoredValueError) {
         self.init(id: id, tenant: tenant, name: name, steps: [])
+        func unreadable(_ column: String, _ value: String, _ expected: String) -> StoredValueError {
+            StoredValueError(table: "campaigns", row: id, column: column, value: value, expected: expected)
+        }
+        guard let state = CampaignState(rawValue: stateText) else {
+            throw unreadable("state", stateText, "active, paused or cancelled")
+        }
         self.state = state
         self.createdAt = createdAt
-        guard let spec = try? JSONValue.parse(specJSON) else { return }
+        guard case .object? = try? JSONValue.parse(specJSON), let spec = try? JSONValue.parse(specJSON) else {
+            throw unreadable("spec", specJSON, "a JSON object")
+        }
         steps = (spec["steps"]?.arrayValue ?? []).map { s in
             let t = s["template"]
             var template = MessageTemplate(
@@ -127,8 +138,13 @@ public struct Campaign: Sendable, Equatable {
                 fallback: s["fallback"]?.stringValue)
         }
         schedule = spec["schedule"]?.stringValue
-        priority = spec["priority"]?.stringValue.flatMap(Priority.init(name:)) ?? .normal
-        rate = spec["rate"]?.stringValue.flatMap(Rate.parse)
+        if let text = spec["priority"]?.stringValue {
+            guard let priority = Priority(name: text) else {
+                throw unreadable("spec.priority", text, "urgent, normal or bulk")
+            }
+            self.priority = priority
+        }
+        rate = try StoredValueError.rate(spec["rate"]?.stringValue, table: "campaigns", row: id, column: "spec.rate")
         startAt = spec["start_at"]?.int64Value
         unsubscribeURL = spec["unsubscribe_url"]?.stringValue
     }

@@ -57,6 +57,17 @@ public struct HorizonQueue: Sendable {
         var reopenedDuringRefill: Int64?
 
         var count: Int { entries.count - head }
+
+        /// The due time of the first entry due after `time`, found by halving (entries are in order).
+        func firstDue(after time: Int64) -> Int64? {
+            var low = head
+            var high = entries.count
+            while low < high {
+                let mid = (low + high) / 2
+                if entries[mid].dueAt <= time { low = mid + 1 } else { high = mid }
+            }
+            return low < entries.count ? entries[low].dueAt : nil
+        }
         var first: QueueEntry? { head < entries.count ? entries[head] : nil }
 
         mutating func popFirst() -> QueueEntry {
@@ -340,13 +351,17 @@ public struct HorizonQueue: Sendable {
         return (picks, blockedUntil)
     }
 
-    /// When something next needs doing: the earliest due entry, or the time a lane's unloaded
-    /// rows come within the horizon.
-    public func nextWake() -> Int64? {
+    /// When something next needs doing besides the entries already due at `now`, which a pick
+    /// that took none of them has found held back (by a window, a limit or a breaker) and which
+    /// its `blockedUntil` covers: the earliest entry due after `now`, or a lane's unloaded rows
+    /// coming within the horizon while there is room to read them. Waking for the held-back
+    /// entries instead would go round without sleeping until they may go.
+    public func nextWake(after now: Int64) -> Int64? {
         var next: Int64?
+        let room = held < settings.totalCapacity
         for lane in lanes.values {
-            if let first = lane.first { next = min(next ?? .max, first.dueAt) }
-            if let from = lane.unloadedFrom, !lane.refilling, lane.count * 2 <= settings.laneCapacity {
+            if let due = lane.firstDue(after: now) { next = min(next ?? .max, due) }
+            if room, let from = lane.unloadedFrom, !lane.refilling, lane.count * 2 <= settings.laneCapacity {
                 next = min(next ?? .max, from == .min ? .min : from - settings.horizon)
             }
         }

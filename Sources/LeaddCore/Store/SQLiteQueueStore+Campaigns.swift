@@ -45,10 +45,10 @@ extension SQLiteQueueStore {
         }
     }
 
-    private static func campaign(_ s: SQLiteStatement) -> Campaign {
-        Campaign(
-            id: s.string(0), tenant: s.string(1), name: s.string(2),
-            state: CampaignState(rawValue: s.string(4)) ?? .active, createdAt: s.int64(5), specJSON: s.string(3))
+    private static func campaign(_ s: SQLiteStatement) throws(StoredValueError) -> Campaign {
+        try Campaign(
+            id: s.string(0), tenant: s.string(1), name: s.string(2), stateText: s.string(4), createdAt: s.int64(5),
+            specJSON: s.string(3))
     }
 
     public func campaign(id: String) async throws -> Campaign? {
@@ -56,7 +56,7 @@ extension SQLiteQueueStore {
             let s = try db.statement("SELECT id, tenant, name, spec, state, created_at FROM campaigns WHERE id = ?")
             s.bind(1, id)
             defer { s.reset() }
-            return try s.step() ? Self.campaign(s) : nil
+            return try s.step() ? try Self.campaign(s) : nil
         }
     }
 
@@ -72,7 +72,7 @@ extension SQLiteQueueStore {
             s.bind(3, Int64(limit))
             defer { s.reset() }
             var campaigns: [Campaign] = []
-            while try s.step() { campaigns.append(Self.campaign(s)) }
+            while try s.step() { campaigns.append(try Self.campaign(s)) }
             return campaigns
         }
     }

@@ -41,7 +41,7 @@ extension SQLiteQueueStore {
             while try s.step() {
                 var sender = Sender(id: s.string(0), channel: s.string(1))
                 sender.settingsJSON = s.string(2)
-                sender.rate = s.stringOrNil(3).flatMap(Rate.parse)
+                sender.rate = try StoredValueError.rate(s.stringOrNil(3), table: "senders", row: sender.id)
                 sender.burst = s.int64OrNil(4).map { Int($0) }
                 sender.concurrency = Int(s.int64(5))
                 sender.origin = .stored

@@ -36,19 +36,19 @@ extension SQLiteQueueStore {
     private static let tenantColumns =
         "id, name, country, timezone, schedule, rate, burst, weight, created_at, updated_at, senders, optout_keywords"
 
-    private static func tenant(_ s: SQLiteStatement) -> Tenant {
+    private static func tenant(_ s: SQLiteStatement) throws(StoredValueError) -> Tenant {
         var t = Tenant(id: s.string(0))
         t.name = s.stringOrNil(1)
         t.country = s.stringOrNil(2)
         t.timeZone = s.stringOrNil(3)
         t.schedule = s.stringOrNil(4)
-        t.rate = s.stringOrNil(5).flatMap(Rate.parse)
+        t.rate = try StoredValueError.rate(s.stringOrNil(5), table: "tenants", row: t.id)
         t.burst = s.int64OrNil(6).map { Int($0) }
         t.weight = s.int64OrNil(7).map { Int($0) }
         t.createdAt = s.int64(8)
         t.updatedAt = s.int64(9)
         t.senders = s.stringOrNil(10).map { $0.split(separator: ",").map(String.init) }
-        t.optOutKeywords = s.stringOrNil(11).flatMap(Self.keywords)
+        t.optOutKeywords = try StoredValueError.keywords(s.stringOrNil(11), table: "tenants", row: t.id)
         return t
     }
 
@@ -70,7 +70,7 @@ extension SQLiteQueueStore {
             let s = try db.statement("SELECT \(Self.tenantColumns) FROM tenants WHERE id = ?")
             s.bind(1, id)
             defer { s.reset() }
-            return try s.step() ? Self.tenant(s) : nil
+            return try s.step() ? try Self.tenant(s) : nil
         }
     }
 
@@ -81,7 +81,7 @@ extension SQLiteQueueStore {
             s.bind(2, Int64(limit))
             defer { s.reset() }
             var tenants: [Tenant] = []
-            while try s.step() { tenants.append(Self.tenant(s)) }
+            while try s.step() { tenants.append(try Self.tenant(s)) }
             return tenants
         }
     }

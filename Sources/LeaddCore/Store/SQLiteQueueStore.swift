@@ -562,6 +562,12 @@ public final class SQLiteQueueStore: QueueStore {
             let read = try db.statement(
                 "SELECT channel, due_at, priority, tenant, timezone, campaign FROM messages WHERE id = ? AND state = 0")
             let queue = try QueueTable(db, lanes)
+            let history = try db.statement(
+                """
+                INSERT INTO attempts(message_id, seq, at, outcome, detail)
+                VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM attempts WHERE message_id = ?1), ?2, ?3, ?4)
+                """)
+            let now = WallClock().nowMilliseconds()
             var recovered = 0
             for id in listed where !claims.contains(id) {
                 read.reset()
@@ -574,6 +580,13 @@ public final class SQLiteQueueStore: QueueStore {
                 // A message already queued (released, or retried) was not in flight.
                 guard try queue.add(row, &deltas) else { continue }
                 deltas.move(row.channel, from: .inflight, to: .scheduled)
+                // The hand-off that was cut short shows in the history, so a copy can be explained.
+                history.reset()
+                history.bind(1, id)
+                history.bind(2, now)
+                history.bind(3, InflightRecovery.word)
+                history.bind(4, InflightRecovery.detail(nodes: []))
+                try history.run()
                 recovered += 1
             }
             try db.execute("DELETE FROM claims")

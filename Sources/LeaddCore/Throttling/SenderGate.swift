@@ -120,14 +120,17 @@ public struct SenderGate: Sendable {
 
     /// Notes that a sender's call came back (or never went): frees its slot and records the
     /// results in its breaker; `unsent` of the messages claimed for it were held back before the
-    /// call. Returns the breaker's new state when it changed.
+    /// call; `waitUntil` pauses it when the provider asked to be left alone. Returns the
+    /// breaker's new state when it changed.
     public mutating func finished(
-        _ id: String, calls: Int, failures: Int, unsent: Int = 0, now: Int64
+        _ id: String, calls: Int, failures: Int, unsent: Int = 0, now: Int64, waitUntil: Int64? = nil,
+        cause: String? = nil
     ) -> CircuitBreaker.State? {
         guard var slot = slots[id] else { return nil }
         slot.inFlight = max(slot.inFlight - 1, 0)
         slot.breaker.unsent(unsent)
-        let changed = slot.breaker.record(calls: calls, failures: failures, now: now)
+        let changed = slot.breaker.record(
+            calls: calls, failures: failures, now: now, waitUntil: waitUntil, cause: cause)
         slots[id] = slot
         return changed
     }

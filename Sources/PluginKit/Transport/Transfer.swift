@@ -9,6 +9,10 @@ final class Transfer {
     private var sent = 0
     private var received: [UInt8] = []
     private var headers: [String: String] = [:]
+    /// A mail server's first refusal ("451 4.7.0 Too many messages"): libcurl hands SMTP replies
+    /// to the header callback, and its own error text keeps only the code. Later replies (to
+    /// RSET, QUIT) do not replace it.
+    private var refusal: String?
     private var headerList: UnsafeMutablePointer<curl_slist>?
     private var recipientList: UnsafeMutablePointer<curl_slist>?
     private let errorText = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE))
@@ -94,7 +98,10 @@ final class Transfer {
         let status = leadd_curl_response_code(handle)
         var response = TransferResponse(status: status, headers: headers, body: received)
         if code != CURLE_OK {
-            let detail = errorText[0] != 0 ? String(cString: errorText) : String(cString: curl_easy_strerror(code))
+            var detail = errorText[0] != 0 ? String(cString: errorText) : String(cString: curl_easy_strerror(code))
+            if request.envelope != nil, let reply = refusal, reply.hasPrefix("\(status)") {
+                detail += " (\(reply))"
+            }
             response.failure = TransportFailure(kind: Self.kind(of: code), code: Int32(code.rawValue), message: detail)
         }
         return response
@@ -128,6 +135,11 @@ final class Transfer {
     fileprivate func append(_ bytes: UnsafeRawBufferPointer) { received.append(contentsOf: bytes) }
 
     fileprivate func appendHeader(_ line: String) {
+        if refusal == nil, let first = line.utf8.first, first == UInt8(ascii: "4") || first == UInt8(ascii: "5"),
+            line.utf8.count >= 3, line.utf8.prefix(3).allSatisfy({ (48...57).contains($0) })
+        {
+            refusal = line.trimmingCharacters(in: [" ", "\t", "\r", "\n"])
+        }
         guard let colon = line.firstIndex(of: ":") else {
             if line.hasPrefix("HTTP/") { headers.removeAll() }  // a new response after 100 Continue or a redirect
             return

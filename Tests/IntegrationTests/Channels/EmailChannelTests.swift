@@ -90,6 +90,11 @@ import Testing
                     JSONObject(["rcpt_contains": "busy@", "stage": "rcpt", "code": 451, "message": "4.3.0 try later"])),
                 .object(
                     JSONObject(["rcpt_contains": "spam@", "stage": "data", "code": 554, "message": "5.7.1 rejected"])),
+                .object(
+                    JSONObject([
+                        "rcpt_contains": "flood@", "stage": "rcpt", "code": 451,
+                        "message": "4.7.0 Too many messages, rate limit exceeded",
+                    ])),
             ]))
         func settings(password: String) throws -> JSONObject {
             let file = server.directory + "/given-\(password.count)"
@@ -103,10 +108,14 @@ import Testing
         let content = JSONObject(["subject": "s", "text": "t"])
         let results = await plugin.send([
             ("nobody@example.org", content), ("busy@example.org", content), ("spam@example.org", content),
-            ("ok@example.org", content), ("not an address", content),
+            ("ok@example.org", content), ("not an address", content), ("flood@example.org", content),
         ])
-        #expect(results.map(\.outcome) == [.failed, .retry, .failed, .delivered, .failed])
+        #expect(results.map(\.outcome) == [.failed, .retry, .failed, .delivered, .failed, .channelUnavailable])
         #expect(results[0].detail?.contains("550") == true)
+        // A rate reply is about the account, not the recipient: the channel pauses (60 s by default).
+        #expect(results[5].retryAfterMilliseconds == 60_000, "\(results[5])")
+        // A reply that only says "later" (greylisting, say) is about this message alone.
+        #expect(results[1].retryAfterMilliseconds == nil)
         plugin.instance.shutdown()
 
         let refused = try LoadedPlugin("Email", settings: try settings(password: "wrong"))

@@ -18,14 +18,19 @@ extension Integration {
                 environment: ["LEADD_SOCKET": daemon.socketPath])
         }
 
-        @Test func brokenFilesGetErrorsThatSayWhere() throws {
-            let daemon = try DaemonProcess()
-            try daemon.start()
+        /// Campaign `c` of tenant acme: one SMS step.
+        func createCampaign(_ daemon: DaemonProcess) throws {
             _ = try daemon.call(
                 "campaign.create",
                 try JSONValue.parse(
                     #"{"tenant":"acme","id":"c","name":"C","steps":[{"channel":"sms","template":{"text":"Oi {{name}}"}}]}"#
                 ).objectValue ?? JSONObject())
+        }
+
+        @Test func brokenFilesGetErrorsThatSayWhere() throws {
+            let daemon = try DaemonProcess()
+            try daemon.start()
+            try createCampaign(daemon)
             let good = Array(#"{"phone":"+5511970000001","name":"Ana"}"#.utf8) + [10]
             let cases: [(String, String, [UInt8])] = [
                 (
@@ -57,6 +62,42 @@ extension Integration {
                 }
                 #expect((try? daemon.call("status")) != nil, "leadd stopped answering after \(name)")
             }
+        }
+
+        /// A row that cannot be read (more cells than the header, bytes that are not UTF-8, a
+        /// line that is not JSON) is rejected with its row number like any other bad row; the
+        /// rows after it are still read and imported, and the summary lists it.
+        @Test(arguments: ["csv", "jsonl"])
+        func anUnreadableRowIsRejectedAndTheImportGoesOn(format: String) throws {
+            let daemon = try DaemonProcess(name: "unreadableRow" + format)
+            try daemon.start()
+            try createCampaign(daemon)
+            let bytes: [UInt8]
+            if format == "csv" {
+                bytes =
+                    Array("phone,name\n+5511970000001,Ana\n+5511970000002,Bia,extra,cells\n+5511970000003,".utf8)
+                    + [0xC3, 0x28] + Array("\n+5511970000004,Duda\n+5511970000005,Eva\n".utf8)
+            } else {
+                bytes =
+                    Array(#"{"phone":"+5511970000001","name":"Ana"}"#.utf8) + [10]
+                    + Array(#"{"phone":"+5511970000002","name": nope}"#.utf8) + [10]
+                    + Array(#"{"phone":"+5511970000003","name":""#.utf8) + [0xC3, 0x28] + Array("\"}\n".utf8)
+                    + Array(#"{"phone":"+5511970000004","name":"Duda"}"#.utf8) + [10]
+                    + Array(#"{"phone":"+5511970000005","name":"Eva"}"#.utf8) + [10]
+            }
+            let result = try importFile(bytes, format: format, daemon: daemon)
+            #expect(result.status == 1, "\(result)")
+            let summary = try JSONValue.parse(result.out.split(separator: "\n").last.map(String.init) ?? "")
+            #expect(summary["rows"] == 5)
+            #expect(summary["accepted"] == 3)
+            let rejected = summary["rejected"]?.arrayValue ?? []
+            #expect(rejected.compactMap { $0["row"]?.int64Value } == [2, 3], "\(rejected)")
+            let reasons = rejected.compactMap { $0["reason"]?.stringValue }
+            #expect(reasons.count == 2)
+            #expect(reasons.last?.contains("UTF-8") == true, "\(reasons)")
+            if format == "csv" { #expect(reasons.first?.contains("4 cells") == true, "\(reasons)") }
+            let counts = try daemon.call("campaign.get", JSONObject(["id": "c"]))["messages"]?.objectValue
+            #expect(counts?.map { $0.value.int64Value ?? 0 }.reduce(0, +) == 3, "\(String(describing: counts))")
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import LeaddCore
@@ -145,6 +146,17 @@ import Testing
         #expect(e?.reason.hasPrefix("YAML syntax") == true)
     }
 
+    /// An unclosed bracket is reported where it was opened, not where the parser gave up.
+    @Test func aSyntaxErrorPointsAtTheConstructThatIsNotClosed() {
+        let yaml =
+            "daemon:\n  state_dir: /tmp/x\nchannels:\n  sms:\n    plugin: TestChannel\n    hours: [09:00, 10:00\n  email:\n    plugin: TestChannel\n"
+        let e = error(yaml)
+        #expect(e?.line == 6, "\(String(describing: e))")
+        #expect(e?.column == 12, "\(String(describing: e))")
+        // Where the parser noticed is still said, for the rare case it is the better hint.
+        #expect(e?.reason.contains("7:") == true, "\(String(describing: e))")
+    }
+
     @Test func duplicateKeysAreErrors() {
         let e = error("channels:\n  sms:\n    plugin: A\n  sms:\n    plugin: B\n")
         #expect(e?.reason.contains("duplicate") == true)
@@ -155,6 +167,30 @@ import Testing
             _ = try ConfigDecoder.load(path: "/nonexistent/leadd.yaml")
         } throws: { error in
             (error as? ConfigError)?.description.hasPrefix("/nonexistent/leadd.yaml: cannot read the file") == true
+        }
+    }
+
+    /// A rate prints as users write it, and whatever it prints reads back as the same rate.
+    @Test func ratesPrintAsWrittenAndReadBack() {
+        #expect(Rate(count: 30, per: .seconds(60)).description == "30/min")
+        #expect(Rate(count: 100, per: .seconds(1)).description == "100/s")
+        #expect(Rate(count: 5, per: .seconds(3600)).description == "5/h")
+        #expect(Rate(count: 2, per: .seconds(86400)).description == "2/day")
+        #expect(Rate(count: 5, per: .seconds(10)).description == "5/10s")
+        // What earlier versions stored reads back too.
+        #expect(Rate.parse("30/1min") == Rate(count: 30, per: .seconds(60)))
+        #expect(DurationText.parse("2min") == .seconds(120))
+        var random = SeededGenerator(seed: 21)
+        for _ in 0..<2_000 {
+            let per: Duration =
+                switch Int.random(in: 0..<3, using: &random) {
+                case 0: .milliseconds(Int64.random(in: 1...10_000_000, using: &random))
+                case 1: .seconds(Int64.random(in: 1...200_000, using: &random))
+                default: .seconds(60 * Int64.random(in: 1...3_000, using: &random))
+                }
+            let rate = Rate(count: Int.random(in: 1...1_000_000, using: &random), per: per)
+            #expect(Rate.parse(rate.description) == rate, "\(rate.description)")
+            #expect(DurationText.parse(DurationText.format(per)) == per, "\(DurationText.format(per))")
         }
     }
 

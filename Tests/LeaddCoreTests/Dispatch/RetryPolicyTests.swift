@@ -68,6 +68,14 @@ import Testing
         #expect(o.kind == .deferred(at: 30_100))
     }
 
+    /// A provider that asked for three seconds pauses the channel that long; the message is due
+    /// again when the pause ends, not after the longer backoff.
+    @Test func anUnavailableChannelThatSaidWhenIsTriedThen() {
+        let o = policy.outcome(
+            for: .channelUnavailable("429", afterMilliseconds: 3_000), of: claimed(attempts: 0), now: 100)
+        #expect(o.kind == .deferred(at: 3_100))
+    }
+
     @Test func aMessagePastItsMaximumAgeIsDead() {
         var config = policy.config
         config.maxAge = .seconds(60)

@@ -10,7 +10,48 @@ import Testing
         c.window = .seconds(10)
         c.openFor = .seconds(30)
         c.probes = 3
+        // These tests look at the failure rate alone; the run of failures has tests of its own.
+        c.consecutiveFailures = 0
         return c
+    }
+
+    @Test func opensAfterAFewFailuresInARowWhateverTheWindowHolds() {
+        var b = CircuitBreaker(config: BreakerConfig(), now: 0)
+        #expect(BreakerConfig().consecutiveFailures == 5)
+        // A busy, healthy spell fills the window with successes.
+        #expect(b.record(calls: 200, failures: 0, now: 1_000) == nil)
+        for n in 1...4 {
+            #expect(b.record(calls: 1, failures: 1, now: 1_000 + Int64(n)) == nil)
+        }
+        #expect(b.record(calls: 1, failures: 1, now: 1_010) == .open(until: 31_010))
+        #expect(b.reason?.contains("5 calls in a row") == true, "\(String(describing: b.reason))")
+    }
+
+    @Test func aSuccessBreaksTheRunOfFailures() {
+        var b = CircuitBreaker(config: BreakerConfig(), now: 0)
+        #expect(b.record(calls: 4, failures: 4, now: 1_000) == nil)
+        #expect(b.record(calls: 3, failures: 2, now: 1_001) == nil)
+        #expect(b.record(calls: 4, failures: 4, now: 1_002) == nil)
+        #expect(b.record(calls: 1, failures: 1, now: 1_003) == .open(until: 31_003))
+    }
+
+    @Test func aProviderAskingToWaitPausesUntilThen() {
+        var b = CircuitBreaker(config: BreakerConfig(), now: 0)
+        #expect(
+            b.record(calls: 1, failures: 1, now: 1_000, waitUntil: 4_000, cause: "429 Too Many Requests")
+                == .open(until: 4_000))
+        #expect(b.reason?.contains("429") == true)
+        #expect(b.permission(now: 3_999) == .wait(until: 4_000))
+        // Answers of calls already out when it paused may ask for longer; never for shorter.
+        #expect(b.record(calls: 1, failures: 1, now: 1_100, waitUntil: 6_000, cause: "429") == .open(until: 6_000))
+        #expect(b.record(calls: 1, failures: 1, now: 1_200, waitUntil: 2_000, cause: "429") == nil)
+        #expect(b.permission(now: 6_000) == .send(limit: 5))
+        // A probe asked to wait again pauses again, for as long as it was told.
+        b.sent(1)
+        #expect(b.record(calls: 1, failures: 1, now: 6_100, waitUntil: 9_100, cause: "429") == .open(until: 9_100))
+        _ = b.permission(now: 9_100)
+        b.sent(1)
+        #expect(b.record(calls: 1, failures: 0, now: 9_200) == .closed)
     }
 
     @Test func staysClosedBelowTheMinimumNumberOfCalls() {

@@ -86,12 +86,23 @@ import Testing
     @Test func nothingIsPickedBeforeItIsDue() {
         var q = queue([(lane("a"), 100), (lane("a"), 200), (lane("b"), 150)])
         #expect(pick(&q, now: 99, limit: 10).isEmpty)
-        #expect(q.nextWake() == 100)
+        #expect(q.nextWake(after: 99) == 100)
         #expect(pick(&q, now: 150, limit: 10).map(\.entry.dueAt).sorted() == [100, 150])
-        #expect(q.nextWake() == 200)
+        #expect(q.nextWake(after: 150) == 200)
         #expect(pick(&q, now: 1000, limit: 10).map(\.entry.dueAt) == [200])
-        #expect(q.nextWake() == nil)
+        #expect(q.nextWake(after: 1000) == nil)
         #expect(q.held == 0)
+    }
+
+    /// Entries due now but held back (a closed window, a tenant out of tokens) are the pick's
+    /// `blockedUntil`; the next wake looks past them, so a loop does not go round for them.
+    @Test func entriesHeldBackDoNotCallForAWakeAtOnce() {
+        var q = queue([(lane("a"), 0), (lane("a"), 10), (lane("a"), 5_000), (lane("b"), 20)])
+        let result = q.pick(now: 100, limit: 10, weight: { _ in 1 }, permit: { _ in .notBefore(60_000) })
+        #expect(result.picks.isEmpty)
+        #expect(result.blockedUntil == 60_000)
+        #expect(q.nextWake(after: 100) == 5_000)
+        #expect(q.nextWake(after: 5_000) == nil)
     }
 
     @Test func aHeldBackTenantLetsTheOthersGo() {
@@ -114,7 +125,7 @@ import Testing
     @Test func lanesFoundAtStartAreReadAndTheRestWaitsBeyondTheHorizon() {
         var q = HorizonQueue(channel: "sms", settings: .init(horizon: 1_000, laneCapacity: 4))
         q.start(lanes: [lane("a")])
-        #expect(q.nextWake() == .min)
+        #expect(q.nextWake(after: 0) == .min)
         let reads = q.refills(now: 0)
         #expect(reads == [HorizonQueue.Refill(lane: lane("a"), after: nil, dueBy: 1_000, limit: 4)])
         // Reads are not repeated while one is in flight.
@@ -124,7 +135,7 @@ import Testing
         #expect(q.refills(now: 0).isEmpty)
         #expect(pick(&q, now: 20, limit: 10).map(\.entry.id) == [1, 2])
         // The next row comes within the horizon at 4,000.
-        #expect(q.nextWake() == 4_000)
+        #expect(q.nextWake(after: 20) == 4_000)
         let later = q.refills(now: 4_000)
         #expect(later.first?.after == QueueEntry(dueAt: 20, id: 2))
     }

@@ -20,17 +20,16 @@ extension PostgresQueueStore {
         }
     }
 
-    private static func campaign(_ r: PostgresResult, _ row: Int) -> Campaign {
-        Campaign(
-            id: r.string(row, 0), tenant: r.string(row, 1), name: r.string(row, 2),
-            state: CampaignState(rawValue: r.string(row, 4)) ?? .active, createdAt: r.int64(row, 5),
-            specJSON: r.string(row, 3))
+    private static func campaign(_ r: PostgresResult, _ row: Int) throws(StoredValueError) -> Campaign {
+        try Campaign(
+            id: r.string(row, 0), tenant: r.string(row, 1), name: r.string(row, 2), stateText: r.string(row, 4),
+            createdAt: r.int64(row, 5), specJSON: r.string(row, 3))
     }
 
     public func campaign(id: String) async throws -> Campaign? {
         try await pool.read { db in
             let r = try db.query("SELECT id, tenant, name, spec, state, created_at FROM campaigns WHERE id = $1", [id])
-            return r.count == 1 ? Self.campaign(r, 0) : nil
+            return r.count == 1 ? try Self.campaign(r, 0) : nil
         }
     }
 
@@ -42,7 +41,7 @@ extension PostgresQueueStore {
                 SELECT id, tenant, name, spec, state, created_at FROM campaigns
                 WHERE ($1::text IS NULL OR tenant = $1) AND id COLLATE "C" > $2 ORDER BY id COLLATE "C" LIMIT $3
                 """, [tenant, after, limit])
-            return (0..<r.count).map { Self.campaign(r, $0) }
+            return try (0..<r.count).map { row throws(StoredValueError) in try Self.campaign(r, row) }
         }
     }
 

@@ -30,10 +30,10 @@ extension PostgresQueueStore {
                 SELECT id, channel, settings, rate, burst, concurrency, created_at, updated_at
                 FROM senders WHERE id COLLATE "C" > $1 ORDER BY id COLLATE "C" LIMIT $2
                 """, [after, limit])
-            return (0..<r.count).map { row in
+            return try (0..<r.count).map { row throws(StoredValueError) in
                 var sender = Sender(id: r.string(row, 0), channel: r.string(row, 1))
                 sender.settingsJSON = r.string(row, 2)
-                sender.rate = r.stringOrNil(row, 3).flatMap(Rate.parse)
+                sender.rate = try StoredValueError.rate(r.stringOrNil(row, 3), table: "senders", row: sender.id)
                 sender.burst = r.int64OrNil(row, 4).map { Int($0) }
                 sender.concurrency = Int(r.int64(row, 5))
                 sender.origin = .stored

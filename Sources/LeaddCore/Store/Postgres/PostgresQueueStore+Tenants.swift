@@ -29,26 +29,26 @@ extension PostgresQueueStore {
     private static let tenantColumns =
         "id, name, country, timezone, schedule, rate, burst, weight, created_at, updated_at, senders, optout_keywords"
 
-    private static func tenant(_ r: PostgresResult, _ row: Int) -> Tenant {
+    private static func tenant(_ r: PostgresResult, _ row: Int) throws(StoredValueError) -> Tenant {
         var t = Tenant(id: r.string(row, 0))
         t.name = r.stringOrNil(row, 1)
         t.country = r.stringOrNil(row, 2)
         t.timeZone = r.stringOrNil(row, 3)
         t.schedule = r.stringOrNil(row, 4)
-        t.rate = r.stringOrNil(row, 5).flatMap(Rate.parse)
+        t.rate = try StoredValueError.rate(r.stringOrNil(row, 5), table: "tenants", row: t.id)
         t.burst = r.int64OrNil(row, 6).map { Int($0) }
         t.weight = r.int64OrNil(row, 7).map { Int($0) }
         t.createdAt = r.int64(row, 8)
         t.updatedAt = r.int64(row, 9)
         t.senders = r.stringOrNil(row, 10).map { $0.split(separator: ",").map(String.init) }
-        t.optOutKeywords = r.stringOrNil(row, 11).flatMap(SQLiteQueueStore.keywords)
+        t.optOutKeywords = try StoredValueError.keywords(r.stringOrNil(row, 11), table: "tenants", row: t.id)
         return t
     }
 
     public func tenant(id: String) async throws -> Tenant? {
         try await pool.read { db in
             let r = try db.query("SELECT \(Self.tenantColumns) FROM tenants WHERE id = $1", [id])
-            return r.count == 1 ? Self.tenant(r, 0) : nil
+            return r.count == 1 ? try Self.tenant(r, 0) : nil
         }
     }
 
@@ -59,7 +59,7 @@ extension PostgresQueueStore {
                 SELECT \(Self.tenantColumns) FROM tenants
                 WHERE id COLLATE "C" > $1 ORDER BY id COLLATE "C" LIMIT $2
                 """, [after, limit])
-            return (0..<r.count).map { Self.tenant(r, $0) }
+            return try (0..<r.count).map { row throws(StoredValueError) in try Self.tenant(r, row) }
         }
     }
 

@@ -90,7 +90,8 @@ public final class PostgresQueueStore: QueueStore, PostgresQueueStoreHandle {
             var effects = CommitEffects()
             try db.execute("BEGIN")
             do {
-                let n = try Self.takeBack(db, from: beat.dead, effects: &effects)
+                let n = try Self.takeBack(
+                    db, from: beat.dead, detail: InflightRecovery.detail(nodes: beat.dead), effects: &effects)
                 try Self.beforeCommit(db, slot: node + "/cluster", node: node, effects)
                 try db.execute("COMMIT")
                 Self.afterCommit(effects, counts: counts, observers: queueObservers, membership: membership)
@@ -576,11 +577,16 @@ public final class PostgresQueueStore: QueueStore, PostgresQueueStoreHandle {
 
     public func recoverInflight() async throws -> Int {
         let node = self.node
-        return try await pool.write { db, effects in try Self.takeBack(db, from: [node], effects: &effects) }
+        return try await pool.write { db, effects in
+            try Self.takeBack(db, from: [node], detail: InflightRecovery.detail(nodes: []), effects: &effects)
+        }
     }
 
-    /// Puts the in-flight messages of `nodes` back in the queue at their due time; returns how many.
-    static func takeBack(_ db: PostgresConnection, from nodes: [String], effects: inout CommitEffects) throws -> Int {
+    /// Puts the in-flight messages of `nodes` back in the queue at their due time, with `detail`
+    /// in their history; returns how many.
+    static func takeBack(
+        _ db: PostgresConnection, from nodes: [String], detail: String, effects: inout CommitEffects
+    ) throws -> Int {
         let r = try db.query(
             """
             UPDATE messages SET state = 0, claimed_by = NULL WHERE state = 1 AND claimed_by = ANY($1::text[])
@@ -595,6 +601,11 @@ public final class PostgresQueueStore: QueueStore, PostgresQueueStoreHandle {
             effects.move(r.string(row, 1), from: .inflight, to: .scheduled)
         }
         try Self.addToQueue(rows, db: db, effects: &effects)
+        // The hand-off that was cut short shows in the history, so a copy can be explained.
+        let now = WallClock().nowMilliseconds()
+        try Self.appendHistory(
+            db, ids: rows.map(\.entry.id), at: rows.map { _ in now }, outcomes: rows.map { _ in InflightRecovery.word },
+            details: rows.map { _ in detail }, senders: rows.map { _ in nil })
         return rows.count
     }
 
