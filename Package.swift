@@ -21,6 +21,8 @@ let package = Package(
         .library(name: "SMS", type: .dynamic, targets: ["SMS"]),
         .library(name: "WhatsApp", type: .dynamic, targets: ["WhatsApp"]),
         .library(name: "Email", type: .dynamic, targets: ["Email"]),
+        // Preloaded into leadd by the tests to make the disk fail on demand.
+        .library(name: "FaultInjection", type: .dynamic, targets: ["FaultInjection"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -192,6 +194,10 @@ let package = Package(
             name: "BadABIPlugin",
             dependencies: ["CLeaddPlugin"],
             path: "Plugins/BadABI"
+        ),
+        .target(
+            name: "FaultInjection",
+            path: "Tests/FaultInjection"
         ),
         .testTarget(
             name: "LeaddCoreTests",

@@ -9,6 +9,8 @@
 //   unavailable_while: "path"  ... as long as that file exists (an outage a test can end)
 //   fail_while: "path"    every message gets a transient failure while that file exists
 //   delay_ms: N           complete each batch N ms later, from another thread
+//   hang_matching: "text" a recipient containing this text is never answered (a hung provider call)
+//   crash_matching: "text" a recipient containing this text aborts the process (a plugin that crashes)
 import Foundation
 import LeaddSync
 import PluginAPI
@@ -28,6 +30,8 @@ final class TestChannel: ChannelPlugin {
         var unavailableWhile: String?
         var failWhile: String?
         var delayMilliseconds = 0
+        var hangMatching: String?
+        var crashMatching: String?
     }
 
     private let settings: Settings
@@ -48,6 +52,8 @@ final class TestChannel: ChannelPlugin {
             case "unavailable_while": settings.unavailableWhile = value as? String
             case "fail_while": settings.failWhile = value as? String
             case "delay_ms": settings.delayMilliseconds = value as? Int ?? 0
+            case "hang_matching": settings.hangMatching = value as? String
+            case "crash_matching": settings.crashMatching = value as? String
             default: throw PluginSetupError("unknown setting '\(key)'")
             }
         }
@@ -71,6 +77,8 @@ final class TestChannel: ChannelPlugin {
         let down = settings.unavailable || settings.unavailableWhile.map { access($0, F_OK) == 0 } ?? false
         let failing = settings.failWhile.map { access($0, F_OK) == 0 } ?? false
         for message in messages {
+            if let pattern = settings.hangMatching, message.to.contains(pattern) { continue }
+            if let pattern = settings.crashMatching, message.to.contains(pattern) { abort() }
             let n = counter.add(1, ordering: .relaxed).newValue
             let result: PluginResult
             if down {

@@ -54,6 +54,9 @@ struct Leadd: AsyncParsableCommand {
             return
         }
 
+        // Held for the life of the process; the kernel releases it on any exit.
+        let lock = try lockStore(loaded, logger: logger)
+        defer { withExtendedLifetime(lock) {} }
         let store = try openStore(loaded, logger: logger)
         let recovered: Int
         do {
@@ -148,6 +151,22 @@ struct Leadd: AsyncParsableCommand {
         logger.info("leadd stopped")
     }
 
+    /// The embedded store's lock (nil for PostgreSQL, whose nodes share one database by design).
+    func lockStore(_ loaded: LeaddConfig, logger: Logger) throws -> StoreLock? {
+        guard loaded.store.kind == .sqlite else { return nil }
+        do {
+            try FileManager.default.createDirectory(
+                atPath: loaded.daemon.stateDirectory, withIntermediateDirectories: true)
+            return try StoreLock(directory: loaded.daemon.stateDirectory)
+        } catch let held as StoreLock.Held {
+            logger.critical("\(held.description)")
+            throw ExitCode(ExitStatus.tempFail)
+        } catch {
+            logger.critical("cannot lock the store in \(loaded.daemon.stateDirectory): \(error)")
+            throw ExitCode(ExitStatus.ioError)
+        }
+    }
+
     /// The store the config names: the embedded SQLite file, or a PostgreSQL database shared by nodes.
     func openStore(_ loaded: LeaddConfig, logger: Logger) throws -> any QueueStore {
         switch loaded.store.kind {
@@ -168,8 +187,18 @@ struct Leadd: AsyncParsableCommand {
             do {
                 try FileManager.default.createDirectory(
                     atPath: loaded.daemon.stateDirectory, withIntermediateDirectories: true)
-                return try SQLiteQueueStore(
+                let store = try SQLiteQueueStore(
                     path: databasePath, synchronous: loaded.store.synchronous, maxBatch: loaded.store.maxBatch)
+                store.onStorageFailure { reason in
+                    // Fail-stop: what this process holds may not be on disk; systemd restarts leadd
+                    // and SQLite recovers from what is really there.
+                    logger.critical(
+                        "storage failed: \(reason); no request is acknowledged any more; exiting so that leadd restarts from what is on disk"
+                    )
+                    fflush(nil)
+                    _exit(ExitStatus.ioError)
+                }
+                return store
             } catch let error as SQLiteError where error.isCorruption {
                 // Never reset or repair behind the operator's back: the file may hold the only copy.
                 logger.critical(
@@ -188,5 +217,7 @@ struct Leadd: AsyncParsableCommand {
 enum ExitStatus {
     static let unavailable: Int32 = 69
     static let ioError: Int32 = 74
+    /// Another leadd holds the store: try again once it has stopped.
+    static let tempFail: Int32 = 75
     static let config: Int32 = 78
 }

@@ -126,5 +126,39 @@ extension Integration {
             #expect(attempts.first?["detail"]?.stringValue?.contains("leadd stopped") == true, "\(attempts)")
             #expect(attempts.last?["outcome"] == "delivered", "\(attempts)")
         }
+
+        /// A message that crashes its plugin (and so leadd) at every start is set aside as dead
+        /// after three stops, with the reason, instead of crashing leadd for ever.
+        @Test func aMessageThatKeepsCrashingLeaddIsSetAside() throws {
+            let daemon = try DaemonProcess(
+                channels: """
+                      sms:
+                        plugin: TestChannel
+                        settings:
+                          file: "@SENT@"
+                          crash_matching: "+5511922222222"
+                    """)
+            try daemon.start()
+            let poison = try daemon.call("message.send", sendParams(to: "+5511922222222", key: "poison"))
+            let id = try #require(poison["id"]?.stringValue)
+            var crashes = 0
+            var state: JSONValue?
+            for _ in 0..<6 {
+                // Crashed once it picked the message up; started again, it recovers it.
+                guard daemon.waitForExit(timeout: 20) != nil else { break }
+                crashes += 1
+                guard (try? daemon.start()) != nil else { continue }
+                state = try? daemon.call("message.get", JSONObject(["id": .string(id)]))["state"]
+                if state == "dead" { break }
+            }
+            #expect(state == "dead", "after \(crashes) crashes")
+            #expect(crashes == 3)
+            let message = try daemon.call("message.get", JSONObject(["id": .string(id)]))
+            #expect(message["last_error"]?.stringValue?.contains("poison") == true, "\(message)")
+            // It stays up, and the next message goes out.
+            _ = try daemon.call("message.send", sendParams(key: "next"))
+            #expect(try daemon.allSent(1))
+            #expect(daemon.process?.isRunning == true)
+        }
     }
 }

@@ -190,7 +190,7 @@ public enum ConfigDecoder {
         }
         let keys = try field.mapping(allowed: [
             "plugin", "settings", "batch_size", "concurrency", "rate", "burst", "retry", "breaker", "address",
-            "senders",
+            "senders", "plugin_timeout",
         ])
         guard let plugin = keys["plugin"] else { throw field.error("missing required key 'plugin'") }
         var channel = ChannelConfig(name: name, plugin: try plugin.string())
@@ -199,6 +199,13 @@ public enum ConfigDecoder {
             channel.settingsJSON = try f.json().serialized
         }
         if let f = keys["batch_size"] { channel.batchSize = try f.int(in: 1...10_000) }
+        if let f = keys["plugin_timeout"] {
+            let timeout = try f.duration()
+            guard timeout >= .milliseconds(100), timeout <= .seconds(86_400) else {
+                throw f.error("must be between 100ms and 1d")
+            }
+            channel.pluginTimeout = timeout
+        }
         if let f = keys["address"] {
             let word = try f.string()
             guard let kind = AddressKind(rawValue: word) else { throw f.error("'\(word)' is not phone or email") }

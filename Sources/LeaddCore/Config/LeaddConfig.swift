@@ -127,6 +127,9 @@ public struct ChannelConfig: Sendable, Equatable {
     public var address: AddressKind?
     /// The identities the channel sends from besides its own settings, in file order.
     public var senders: [Sender] = []
+    /// Longest leadd waits for the plugin to answer a batch; the messages it has not answered by
+    /// then count as the channel unavailable (outcome unknown) and go again later.
+    public var pluginTimeout: Duration = .seconds(120)
 
     public init(name: String, plugin: String) {
         self.name = name

@@ -24,10 +24,17 @@ public struct Rate: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// Parses `N/s`, `N/sec`, `N/second`, `N/min`, `N/minute`, `N/h`, `N/hour`, `N/day` or `N/<duration>`.
+    /// The most messages a rate may allow in its period, and its longest period: bounds that keep
+    /// every bucket's arithmetic in range, far beyond any provider's limit.
+    public static let largestCount = 1_000_000_000
+    public static let longestPeriod: Duration = .seconds(366 * 86_400)
+
+    /// Parses `N/s`, `N/sec`, `N/second`, `N/min`, `N/minute`, `N/h`, `N/hour`, `N/day` or
+    /// `N/<duration>`, with N from 1 to `largestCount` and a period from 1ms to `longestPeriod`.
     public static func parse(_ text: String) -> Rate? {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 2, let count = Int(parts[0].trimmingWhitespace()), count > 0 else { return nil }
+        guard parts.count == 2, let count = Int(parts[0].trimmingWhitespace()), (1...largestCount).contains(count)
+        else { return nil }
         let unit = parts[1].trimmingWhitespace()
         let per: Duration
         switch unit {
@@ -36,7 +43,7 @@ public struct Rate: Sendable, Equatable, CustomStringConvertible {
         case "h", "hour": per = .seconds(3600)
         case "d", "day": per = .seconds(86400)
         default:
-            guard let d = DurationText.parse(unit), d > .zero else { return nil }
+            guard let d = DurationText.parse(unit), d >= .milliseconds(1), d <= longestPeriod else { return nil }
             per = d
         }
         return Rate(count: count, per: per)
@@ -58,7 +65,8 @@ public enum DurationText {
                 index = text.index(after: index)
                 continue
             }
-            guard let value = Int64(digits) else { return nil }
+            // Twelve digits is over 30,000 years in seconds: more is a mistake, and could overflow.
+            guard digits.count <= 12, let value = Int64(digits) else { return nil }
             digits = ""
             let rest = text[index...]
             let unit: Duration

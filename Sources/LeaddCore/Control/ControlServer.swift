@@ -49,6 +49,9 @@ public final class ControlServer: Sendable {
     /// Serves on a socket that systemd opened and passed (socket activation); the socket file
     /// belongs to systemd, so leadd neither changes its mode nor removes it.
     public func adopt(socket fd: Int32) async throws -> Listener {
+        // A socket file someone still answers on belongs to a live leadd: never take it over.
+        // One that refuses connections was left by a process that ended, and is replaced.
+        if Self.answers(path) { throw SocketInUse(path: path) }
         let (maximumLineLength, service) = (self.maximumLineLength, self.service)
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .bind(fd) { channel in Self.initialize(channel, maximumLineLength: maximumLineLength, service: service) }
@@ -94,6 +97,9 @@ public final class ControlServer: Sendable {
         if !directory.isEmpty {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         }
+        // A socket file someone still answers on belongs to a live leadd: never take it over.
+        // One that refuses connections was left by a process that ended, and is replaced.
+        if Self.answers(path) { throw SocketInUse(path: path) }
         let (maximumLineLength, service) = (self.maximumLineLength, self.service)
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 256)
@@ -108,6 +114,36 @@ public final class ControlServer: Sendable {
         }
         logger.info("control socket listening on \(path)")
         return server
+    }
+
+    /// A control socket another process is serving.
+    public struct SocketInUse: Error, CustomStringConvertible {
+        public var path: String
+        public var description: String {
+            "\(path) is served by another process (another leadd?); stop it or choose another daemon.socket"
+        }
+    }
+
+    /// True when something accepts connections on the Unix socket at `path`.
+    static func answers(_ path: String) -> Bool {
+        var info = stat()
+        guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFSOCK else { return false }
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return false }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0
+            }
+        }
     }
 
     public func serve(_ server: Listener) async {

@@ -97,7 +97,9 @@ struct Params {
     func rate(_ key: String) throws(RPCError) -> Rate? {
         guard let s = try string(key, maxLength: 64) else { return nil }
         guard let rate = Rate.parse(s) else {
-            throw .invalidParams(field: field(key), "'\(s)' is not a rate (like 100/s or 1000/min)")
+            throw .invalidParams(
+                field: field(key),
+                "'\(s)' is not a rate (like 100/s or 1000/min; at most \(Rate.largestCount) a period of 1ms to 366d)")
         }
         return rate
     }

@@ -586,7 +586,11 @@ public final class ChannelDispatcher: Sendable {
 
     /// Hands each message to its sender's instance (or the channel's), the groups side by side.
     private func send(_ batch: [ClaimedMessage], _ outbound: [OutboundMessage], route: Route) async -> [PluginResult] {
-        if route.senders.isEmpty { return await plugin.send(outbound) }
+        let deadline =
+            config.current.channel(named: name)?.pluginTimeout
+            ?? ChannelConfig(name: "", plugin: "")
+            .pluginTimeout
+        if route.senders.isEmpty { return await plugin.send(outbound, deadline: deadline) }
         var groups: [String: [Int]] = [:]
         for (index, message) in batch.enumerated() {
             groups[route.senders[message.id] ?? "", default: []].append(index)
@@ -602,7 +606,7 @@ public final class ChannelDispatcher: Sendable {
                             outcome: .channelUnavailable, detail: "sender \(sender) has no running plugin instance")
                         return (indices, Array(repeating: missing, count: indices.count))
                     }
-                    return (indices, await instance.send(messages))
+                    return (indices, await instance.send(messages, deadline: deadline))
                 }
             }
             for await (indices, answers) in group {

@@ -5,8 +5,8 @@
 //   POST /twilio/inbound    Twilio incoming message       X-Twilio-Signature
 //   GET  /whatsapp          Meta's verification handshake hub.verify_token
 //   POST /whatsapp          Cloud API statuses and messages X-Hub-Signature-256 (HMAC-SHA256)
-//   GET  /kannel/dlr        Kannel delivery report        token= when kannel_token is set
-//   GET  /kannel/inbound    Kannel sms-service (MO)       token= when kannel_token is set
+//   GET  /kannel/dlr        Kannel delivery report        token= (kannel_token; refused without one)
+//   GET  /kannel/inbound    Kannel sms-service (MO)       token= (kannel_token; refused without one)
 //   POST /unsubscribe/TOKEN one-click unsubscribe (RFC 8058), the token signs tenant and address
 //
 // Refused requests get 403 and are counted (leadd_webhooks_total{result="refused"}); bodies over
@@ -183,7 +183,13 @@ public struct WebhookServer: Sendable {
         var pairs = FormDecoding.decode(request.uri.query ?? "")
         if request.method == .post { pairs += FormDecoding.decode(String(decoding: body, as: UTF8.self)) }
         let fields = Dictionary(pairs, uniquingKeysWith: { first, _ in first })
-        if let token = config.kannelToken, !Signatures.matches(fields["token"], token) {
+        // Kannel signs nothing: the shared token is the only proof, so without one configured
+        // every call is refused (a forged STOP would suppress a lead, a forged report start a
+        // paid fallback send).
+        guard let token = config.kannelToken else {
+            return refuse("kannel", .forbidden, "webhooks.kannel_token is not set, so Kannel callbacks are refused")
+        }
+        if !Signatures.matches(fields["token"], token) {
             return refuse("kannel", .forbidden, "missing or wrong token")
         }
         let now = feedback.runtime.clock.nowMilliseconds()

@@ -1,7 +1,8 @@
 // Whether a lane's sending window is open now, asked for every message picked, so the calendar
 // arithmetic is done once per window and zone and remembered: an open window until the next
 // minute (windows are whole minutes), a closed one until it opens. A reload that changes the
-// window is seen at the next question, since the remembered answer carries the window it used.
+// window (its days, hours or zone) is seen at the next question, since the remembered answer
+// carries the whole window it used.
 import Foundation
 import LeaddSync
 
@@ -24,7 +25,7 @@ public final class WindowGate: Sendable {
         guard let name = schedule, let base = config.schedules[name] else { return nil }
         let key = name + "\u{0}" + zoneName
         if let answer = answers.withLock({ $0[key] }), answer.from <= now, now < answer.until,
-            answer.window.name == base.name, answer.window.days == base.days, answer.window.ranges == base.ranges
+            answer.window == base
         {
             return answer.open ? nil : answer.nextOpening
         }

@@ -50,6 +50,9 @@ final class SQLiteConnection {
         sqlite3_close_v2(db)
     }
 
+    /// False when no transaction is open (autocommit), as after SQLite rolled one back by itself.
+    var inTransaction: Bool { sqlite3_get_autocommit(db) == 0 }
+
     func execute(_ sql: String) throws(SQLiteError) {
         var errorMessage: UnsafeMutablePointer<CChar>?
         let status = sqlite3_exec(db, sql, nil, nil, &errorMessage)

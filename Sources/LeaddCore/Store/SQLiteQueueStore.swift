@@ -23,6 +23,8 @@ public final class SQLiteQueueStore: QueueStore {
     private let queueObservers = QueueObservers()
     let claims = InflightClaims()
     let lanes = LaneNumbers()
+    /// Stops every write when the disk fails a sync (see FailStop).
+    let failStop = FailStop()
 
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     /// Refuses a file that is not a leadd database, or one from a newer leadd.
@@ -61,7 +63,7 @@ public final class SQLiteQueueStore: QueueStore {
                 afterCommit: { effects in
                     counts.apply(effects)
                     if !effects.queued.isEmpty { observers.tell(effects.queued) }
-                }),
+                }), failStop: failStop,
             betweenTransactions: { [checkpointer] db in checkpointer.finishOnWriter(db) })
         reader = SQLiteWorker(name: "leadd-store-reader", connection: readConnection, mode: .single)
     }
@@ -567,6 +569,13 @@ public final class SQLiteQueueStore: QueueStore {
                 INSERT INTO attempts(message_id, seq, at, outcome, detail)
                 VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM attempts WHERE message_id = ?1), ?2, ?3, ?4)
                 """)
+            // Stops counted since the message was last given another chance (dlq retry).
+            let earlier = try db.statement(
+                """
+                SELECT count(*) FROM attempts WHERE message_id = ?1 AND outcome = ?2 AND seq > coalesce(
+                    (SELECT max(seq) FROM attempts WHERE message_id = ?1 AND outcome = 'dlq-retry'), 0)
+                """)
+            let bury = try db.statement("UPDATE messages SET state = 4, last_error = ? WHERE id = ? AND state = 0")
             let now = WallClock().nowMilliseconds()
             var recovered = 0
             for id in listed where !claims.contains(id) {
@@ -579,19 +588,46 @@ public final class SQLiteQueueStore: QueueStore {
                 read.reset()
                 // A message already queued (released, or retried) was not in flight.
                 guard try queue.add(row, &deltas) else { continue }
-                deltas.move(row.channel, from: .inflight, to: .scheduled)
+                earlier.reset()
+                earlier.bind(1, id)
+                earlier.bind(2, InflightRecovery.word)
+                let stops = (try earlier.step() ? earlier.int64(0) : 0) + 1
+                earlier.reset()
+                func line(_ word: String, _ detail: String) throws {
+                    history.reset()
+                    history.bind(1, id)
+                    history.bind(2, now)
+                    history.bind(3, word)
+                    history.bind(4, detail)
+                    try history.run()
+                }
                 // The hand-off that was cut short shows in the history, so a copy can be explained.
-                history.reset()
-                history.bind(1, id)
-                history.bind(2, now)
-                history.bind(3, InflightRecovery.word)
-                history.bind(4, InflightRecovery.detail(nodes: []))
-                try history.run()
+                try line(InflightRecovery.word, InflightRecovery.detail(nodes: []))
+                if stops >= InflightRecovery.poisonLimit {
+                    // In flight at every one of these stops: it may be what crashes leadd. Set aside.
+                    _ = try queue.remove(row)
+                    deltas.queued.removeLast()
+                    let reason = InflightRecovery.poison(stops: stops)
+                    bury.reset()
+                    bury.bind(1, reason)
+                    bury.bind(2, id)
+                    try bury.run()
+                    try line("dead", reason)
+                    deltas.move(row.channel, from: .inflight, to: .dead)
+                    continue
+                }
+                deltas.move(row.channel, from: .inflight, to: .scheduled)
                 recovered += 1
             }
             try db.execute("DELETE FROM claims")
             return recovered
         }
+    }
+
+    /// `handler` is called once, from the store's own thread, when the disk fails a sync and the
+    /// store stops taking writes; the daemon ends the process there.
+    public func onStorageFailure(_ handler: @escaping @Sendable (String) -> Void) {
+        failStop.onFailure(handler)
     }
 
     public func close() async {

@@ -82,19 +82,22 @@ final class SQLiteWorker: @unchecked Sendable {
     private let mode: Mode
     private let connection: SQLiteConnection
     private let syncer: WALSyncer?
+    /// Set when the disk failed a sync: the worker then runs no more transactions.
+    let failStop: FailStop
 
     /// Run on the worker's thread between two transactions, with no transaction open.
     private let betweenTransactions: (@Sendable (SQLiteConnection) -> Void)?
 
     init(
-        name: String, connection: SQLiteConnection, mode: Mode,
+        name: String, connection: SQLiteConnection, mode: Mode, failStop: FailStop = FailStop(),
         betweenTransactions: (@Sendable (SQLiteConnection) -> Void)? = nil
     ) {
         self.connection = connection
         self.mode = mode
+        self.failStop = failStop
         self.betweenTransactions = betweenTransactions
         if case .grouped(_, _, let wal?, let afterCommit) = mode {
-            syncer = WALSyncer(walPath: wal, afterSync: afterCommit)
+            syncer = WALSyncer(walPath: wal, failStop: failStop, afterSync: afterCommit)
         } else {
             syncer = nil
         }
@@ -111,6 +114,9 @@ final class SQLiteWorker: @unchecked Sendable {
             }
         }
     }
+
+    /// Jobs submitted and not yet taken by the thread.
+    var waitingJobs: Int { jobs.waiting }
 
     /// Runs the jobs already submitted, then stops the thread.
     func stop() {
@@ -148,6 +154,10 @@ final class SQLiteWorker: @unchecked Sendable {
     private func runGrouped(
         _ batch: [any SQLiteJob], journals: [any TransactionJournal], afterCommit: @Sendable (CommitEffects) -> Void
     ) {
+        if let stopped = failStop.error {
+            for job in batch { job.finish(stopped) }
+            return
+        }
         var total = CommitEffects()
         var errors: [(any Error)?] = Array(repeating: nil, count: batch.count)
         do {
@@ -167,6 +177,14 @@ final class SQLiteWorker: @unchecked Sendable {
                 total.merge(deltas)
             } catch {
                 errors[index] = error
+                // After SQLITE_FULL, IOERR or NOMEM SQLite may have rolled back the whole
+                // transaction: the savepoints are gone, and the jobs after this one would each
+                // commit on their own while the group is answered as failed. Fail the whole group.
+                guard connection.inTransaction else {
+                    for journal in journals { journal.rollback(to: 0) }
+                    for job in batch { job.finish(error) }
+                    return
+                }
                 for (journal, mark) in zip(journals, marks) { journal.rollback(to: mark) }
                 try? connection.execute("ROLLBACK TO job")
                 try? connection.execute("RELEASE job")

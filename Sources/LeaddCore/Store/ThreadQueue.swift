@@ -35,6 +35,13 @@ final class ThreadQueue<Item>: @unchecked Sendable {
         return taken
     }
 
+    /// Items handed over and not yet taken.
+    var waiting: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return items.count
+    }
+
     /// Refuses new items and waits until the thread has taken the rest and ended.
     func stop() {
         condition.lock()

@@ -18,12 +18,14 @@ final class WALSyncer: @unchecked Sendable {
 
     private let walPath: String
     private let afterSync: @Sendable (CommitEffects) -> Void
+    private let failStop: FailStop
     /// The log's descriptor and inode: reopened if SQLite ever replaces the file. Syncer thread only.
     private var descriptor: Int32 = -1
     private var inode: ino_t = 0
 
-    init(walPath: String, afterSync: @escaping @Sendable (CommitEffects) -> Void) {
+    init(walPath: String, failStop: FailStop = FailStop(), afterSync: @escaping @Sendable (CommitEffects) -> Void) {
         self.walPath = walPath
+        self.failStop = failStop
         self.afterSync = afterSync
         let thread = Thread { [self] in self.loop() }
         thread.name = "leadd-store-sync"
@@ -44,11 +46,16 @@ final class WALSyncer: @unchecked Sendable {
 
     private func loop() {
         while let commits = waiting.take() {
-            let failure = sync()
+            if failStop.reason == nil, let failure = sync() { failStop.fail(failure.message) }
+            // Once a sync has failed nothing is answered as durable, and nothing committed since is
+            // handed on (no message of such a commit is sent by this process).
+            if let stopped = failStop.error {
+                for commit in commits { for job in commit.jobs { job.finish(stopped) } }
+                continue
+            }
             for commit in commits {
-                // Committed either way: what this process reads next includes it.
                 afterSync(commit.effects)
-                for (job, error) in zip(commit.jobs, commit.errors) { job.finish(error ?? failure) }
+                for (job, error) in zip(commit.jobs, commit.errors) { job.finish(error) }
             }
         }
     }

@@ -11,10 +11,15 @@ public struct TokenBucket: Sendable, Equatable {
     private var carry: Int64 = 0
     private var since: Int64
 
-    /// A full bucket at `now`. `burst` defaults to one second's worth of the rate (at least 1).
+    /// Most tokens a bucket holds, whatever it is asked for (the config's and protocol's bound).
+    public static let largestBurst = 1_000_000
+
+    /// A full bucket at `now`. `burst` defaults to one second's worth of the rate (at least 1),
+    /// and is never more than `largestBurst`.
     public init(rate: Rate, burst: Int? = nil, now: Int64) {
         self.rate = rate
-        self.burst = max(burst ?? Int(rate.perSecond.rounded(.down)), 1)
+        let second = min(rate.perSecond.rounded(.down), Double(Self.largestBurst))
+        self.burst = min(max(burst ?? Int(second), 1), Self.largestBurst)
         self.milliTokens = Int64(self.burst) * 1000
         self.since = now
     }
@@ -28,9 +33,12 @@ public struct TokenBucket: Sendable, Equatable {
     private func current(now: Int64) -> (Int64, Int64) {
         guard now > since, milliTokens < capacity else { return (milliTokens, carry) }
         let elapsed = now - since
-        // A long quiet spell fills the bucket; skip the arithmetic that could overflow.
-        if elapsed >= period * (Int64(burst) + 1) { return (capacity, 0) }
-        let numerator = elapsed * perPeriod + carry
+        // A long quiet spell fills the bucket; arithmetic that would overflow means the same.
+        let (fill, fillOverflow) = period.multipliedReportingOverflow(by: Int64(burst) + 1)
+        if !fillOverflow && elapsed >= fill { return (capacity, 0) }
+        let (product, productOverflow) = elapsed.multipliedReportingOverflow(by: perPeriod)
+        let (numerator, sumOverflow) = product.addingReportingOverflow(carry)
+        if productOverflow || sumOverflow { return (capacity, 0) }
         let tokens = milliTokens + numerator / period
         return tokens >= capacity ? (capacity, 0) : (tokens, numerator % period)
     }

@@ -1,4 +1,5 @@
 internal import CLeaddPlugin
+import Dispatch
 import LeaddSync
 import Synchronization
 
@@ -101,14 +102,29 @@ public final class PluginInstance: Sendable {
         self.instance = instance
     }
 
-    /// Sends a batch and returns one result per message, in order.
-    public func send(_ messages: [OutboundMessage]) async -> [PluginResult] {
+    /// Sends a batch and returns one result per message, in order. With a `deadline`, messages
+    /// the plugin has not answered by then are answered by the host as channel unavailable (the
+    /// outcome is unknown: they go again later with the same idempotency key), and what the
+    /// plugin reports for them afterwards is ignored: a plugin that never answers cannot hold a
+    /// sending slot for ever.
+    public func send(_ messages: [OutboundMessage], deadline: Duration? = nil) async -> [PluginResult] {
         if messages.isEmpty { return [] }
         if destroyed.load(ordering: .acquiring) {
             return messages.map { _ in .retry("channel is shutting down") }
         }
         return await withCheckedContinuation { continuation in
             let batch = bridge.open(count: messages.count, continuation: continuation)
+            if let deadline {
+                let (seconds, attoseconds) = deadline.components
+                let nanoseconds = Int(min(seconds, 1 << 32)) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
+                let bridge = self.bridge
+                DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) {
+                    bridge.abandon(
+                        batch: batch,
+                        with: .channelUnavailable(
+                            "the plugin did not answer within \(deadline); the outcome is unknown"))
+                }
+            }
             callSendBatch(messages, batch: batch)
         }
     }
@@ -231,6 +247,12 @@ final class CompletionBridge: Sendable {
         if let finished {
             finished.continuation.resume(returning: finished.results.map { $0! })
         }
+    }
+
+    /// Answers the messages of `batch` still waiting with `result`; nothing when it is done.
+    func abandon(batch: UInt64, with result: PluginResult) {
+        guard let pending = state.withLock({ $0.pending.removeValue(forKey: batch) }) else { return }
+        pending.continuation.resume(returning: pending.results.map { $0 ?? result })
     }
 
     func abandonAll(reason: String) {

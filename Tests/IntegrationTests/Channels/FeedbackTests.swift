@@ -52,7 +52,7 @@ extension Integration {
         ) {
             let port = try port ?? freePort()
             let daemon = try DaemonProcess(channels: channels, name: name)
-            try writeSecrets(daemon.directory)
+            try Self.writeSecrets(daemon.directory)
             try daemon.writeConfig(
                 try String(contentsOfFile: daemon.configPath, encoding: .utf8) + "\n" + webhooks(port, daemon.directory)
             )
@@ -236,6 +236,27 @@ extension Integration {
             usleep(300_000)
             #expect(daemon.sentRecords.count == 1)
             #expect(daemon.sentRecords.first?["key"] == "campaign:fb:lead:ana:step:1:fallback")
+        }
+
+        /// Kannel signs nothing: without a `kannel_token`, a forged STOP or delivery report is
+        /// refused, and nothing changes.
+        @Test func kannelCallbacksAreRefusedWithoutAToken() throws {
+            let port = try freePort()
+            let daemon = try DaemonProcess()
+            try Self.writeSecrets(daemon.directory)
+            try daemon.writeConfig(
+                try String(contentsOfFile: daemon.configPath, encoding: .utf8) + "\n"
+                    + Self.webhooks(port, daemon.directory).replacingOccurrences(
+                        of: "  kannel_token: {file: \(daemon.directory)/kannel-token}\n", with: ""))
+            try daemon.start()
+            let sent = try daemon.call("message.send", sendParams(key: "k1", sendAt: "2031-01-01T00:00:00Z"))
+            let id = try #require(sent["id"]?.stringValue)
+            #expect(try Self.http("GET", port: port, path: "/kannel/dlr?id=\(id)&status=2").status == 403)
+            #expect(
+                try Self.http("GET", port: port, path: "/kannel/inbound?from=%2B5511987654321&to=1234&text=STOP").status
+                    == 403)
+            #expect(try daemon.call("suppression.list")["suppressions"]?.arrayValue?.isEmpty == true)
+            #expect(try daemon.call("message.get", JSONObject(["id": .string(id)]))["state"] == "scheduled")
         }
 
         @Test func oneClickUnsubscribe() throws {

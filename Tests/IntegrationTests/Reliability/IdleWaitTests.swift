@@ -146,3 +146,33 @@ extension Integration {
         }
     }
 }
+
+extension Integration.IdleWaitTests {
+    /// A plugin call that never answers is given up after `plugin_timeout`: its messages count as
+    /// the channel unavailable (outcome unknown) and the slot goes back to the others.
+    @Test func aHungPluginCallIsGivenUpAfterItsDeadline() throws {
+        let daemon = try DaemonProcess(
+            channels: """
+                  sms:
+                    plugin: TestChannel
+                    batch_size: 1
+                    concurrency: 1
+                    plugin_timeout: 1s
+                    retry: {initial: 1h}
+                    settings:
+                      file: "@SENT@"
+                      hang_matching: "+5511911111111"
+                """)
+        try daemon.start()
+        let hung = try daemon.call("message.send", sendParams(to: "+5511911111111", key: "hung"))
+        let id = try #require(hung["id"]?.stringValue)
+        for n in 0..<5 { _ = try daemon.call("message.send", sendParams(key: "ok\(n)")) }
+        // The one slot is freed after a second, and the others go out.
+        #expect(try daemon.allSent(5, timeout: 30))
+        let message = try daemon.call("message.get", JSONObject(["id": .string(id)]))
+        #expect(message["state"] == "scheduled", "\(message)")
+        let attempts = message["attempts"]?.arrayValue ?? []
+        #expect(attempts.first?["outcome"] == "unavailable", "\(attempts)")
+        #expect(attempts.first?["detail"]?.stringValue?.contains("did not answer within") == true, "\(attempts)")
+    }
+}

@@ -66,6 +66,20 @@ import Testing
         #expect(runtime.store.stats().total[.scheduled, default: 0] == 0)
     }
 
+    /// A rate or duration too large for the buckets' arithmetic is refused where it is given,
+    /// instead of being stored and crashing leadd when that tenant is next scheduled.
+    @Test func ratesBeyondTheBoundsAreRefusedAndNothingIsStored() async throws {
+        for rate in ["9000000000000000000/s", "1000000001/s", "5/400d", "5/0ms", "5/99999999999999s"] {
+            let answer = try await call(
+                #"{"jsonrpc":"2.0","id":1,"method":"tenant.put","params":{"id":"big","rate":"\#(rate)"}}"#)
+            #expect(answer["error"]?["code"] == .integer(-32602), "\(rate)")
+            #expect(answer["error"]?["data"]?["field"] == "rate", "\(rate)")
+        }
+        let got = try await call(#"{"jsonrpc":"2.0","id":2,"method":"tenant.get","params":{"id":"big"}}"#)
+        #expect(got["error"] != nil)
+        #expect(Rate.parse("1000000000/1ms") != nil)
+    }
+
     @Test func envelopeErrors() async throws {
         #expect(try await call("{nope")["error"]?["code"] == .integer(-32700))
         #expect(try await call(#"{"jsonrpc":"1.0","id":1,"method":"status"}"#)["error"]?["code"] == .integer(-32600))

@@ -99,6 +99,16 @@ import Testing
         #expect(gate.closedUntil(schedule: nil, zone: "", config: nine, now: monday0830) == nil)
     }
 
+    /// A reload that moves the window to another zone is seen at once, like one that changes its hours.
+    @Test func aReloadThatChangesTheWindowsZoneIsSeenAtOnce() throws {
+        let gate = WindowGate()
+        let utc = try config(hours: "09:00-18:00")
+        #expect(gate.closedUntil(schedule: "office", zone: "", config: utc, now: monday0830) != nil)
+        // 08:30 UTC is 09:30 in Berlin: open there.
+        let berlin = try config(hours: "09:00-18:00", zone: "Europe/Berlin")
+        #expect(gate.closedUntil(schedule: "office", zone: "", config: berlin, now: monday0830 + 1) == nil)
+    }
+
     @Test func theLeadsZoneAndTheTenantsZoneReplaceTheSchedulesZone() throws {
         let rules = SendRules()
         let config = try config(hours: "09:00-18:00")

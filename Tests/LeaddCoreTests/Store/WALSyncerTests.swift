@@ -44,3 +44,76 @@ import Testing
         syncer.stop()
     }
 }
+
+/// A disk error never leaves jobs answered one way and stored the other.
+@Suite struct StoreFailureTests {
+    func answer(_ syncer: WALSyncer, effects: CommitEffects = CommitEffects()) async -> (any Error)? {
+        await WALSyncerTests().answer(syncer, effects: effects)
+    }
+
+    /// After a failed sync nothing is answered as durable and nothing is handed on, even once
+    /// the log could be synced again: what the process holds may not be on disk.
+    @Test func aFailedSyncStopsEveryLaterCommit() async throws {
+        let directory = temporaryDirectory() + "/missing"
+        let wal = directory + "/leadd.db-wal"
+        let applied = Locked(0)
+        let stopped = Locked<String?>(nil)
+        let failStop = FailStop()
+        failStop.onFailure { reason in stopped.withLock { $0 = reason } }
+        let syncer = WALSyncer(walPath: wal, failStop: failStop) { _ in applied.withLock { $0 += 1 } }
+        var effects = CommitEffects()
+        effects.move("sms", from: .scheduled, to: .inflight)
+        let first = await answer(syncer, effects: effects)
+        #expect("\(first.map { "\($0)" } ?? "")".contains("unknown"))
+        #expect(stopped.withLock { $0 }?.contains(wal) == true)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        #expect(FileManager.default.createFile(atPath: wal, contents: Data("frames".utf8)))
+        #expect(await answer(syncer, effects: effects) != nil)
+        #expect(applied.withLock { $0 } == 0, "a commit was handed on after the disk failed a sync")
+        syncer.stop()
+    }
+
+    /// A job that ends the group's transaction (as SQLite does by itself after SQLITE_FULL or an
+    /// I/O error) fails the whole group: the jobs after it are not run in autocommit and stored
+    /// while answered as failed.
+    @Test func aTransactionLostMidGroupFailsTheWholeGroup() async throws {
+        let path = temporaryDirectory() + "/w.db"
+        let setup = try SQLiteConnection(path: path)
+        try setup.execute("CREATE TABLE t(x INTEGER)")
+        try setup.execute("CREATE TABLE counts(channel TEXT, state INTEGER, n INTEGER, PRIMARY KEY (channel, state))")
+        let worker = SQLiteWorker(
+            name: "test-writer", connection: try SQLiteConnection(path: path),
+            mode: .grouped(maxJobs: 100, journals: [], syncing: nil, afterCommit: { _ in }))
+        // The first job holds the thread until the next three wait, in order, so they run as one group.
+        let release = DispatchSemaphore(value: 0)
+        let running = Locked(false)
+        let holder = Task {
+            try await worker.submit { _, _ in
+                running.withLock { $0 = true }
+                release.wait()
+            }
+        }
+        while !running.withLock({ $0 }) { await Task.yield() }
+        let bodies: [@Sendable (SQLiteConnection) throws -> Void] = [
+            { db in try db.execute("INSERT INTO t VALUES (1)") },
+            { db in
+                try db.execute("ROLLBACK")
+                throw SQLiteError(code: 13, message: "database or disk is full")
+            },
+            { db in try db.execute("INSERT INTO t VALUES (3)") },
+        ]
+        var jobs: [Task<Bool, Never>] = []
+        for (index, body) in bodies.enumerated() {
+            jobs.append(Task { (try? await worker.submit { db, _ in try body(db) }) != nil })
+            while worker.waitingJobs < index + 1 { await Task.yield() }
+        }
+        release.signal()
+        try await holder.value
+        var results: [Bool] = []
+        for job in jobs { results.append(await job.value) }
+        #expect(results == [false, false, false], "\(results)")
+        let rows = try setup.scalar("SELECT count(*) FROM t")
+        #expect(rows == 0, "\(rows ?? -1) rows stored by jobs that were answered as failed")
+        worker.stop()
+    }
+}

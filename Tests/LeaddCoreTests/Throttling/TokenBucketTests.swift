@@ -5,6 +5,24 @@ import Testing
 @Suite struct TokenBucketTests {
     let tenPerSecond = Rate(count: 10, per: .seconds(1))
 
+    /// The largest and slowest rates a config or request may give: no arithmetic overflows,
+    /// whatever time passes, and the bucket still counts right.
+    @Test func extremeRatesNeitherTrapNorMiscount() {
+        let fastest = Rate(count: Rate.largestCount, per: .milliseconds(1))
+        var fast = TokenBucket(rate: fastest, now: 0)
+        #expect(fast.burst == TokenBucket.largestBurst)
+        #expect(fast.take(.max, now: 0) == TokenBucket.largestBurst)
+        #expect(fast.take(.max, now: 1) == TokenBucket.largestBurst)
+        #expect(fast.take(.max, now: Int64.max / 2) == TokenBucket.largestBurst)
+        let slowest = Rate(count: 1, per: Rate.longestPeriod)
+        var slow = TokenBucket(rate: slowest, burst: TokenBucket.largestBurst, now: 0)
+        #expect(slow.take(.max, now: 0) == TokenBucket.largestBurst)
+        #expect(slow.take(1, now: Rate.longestPeriod.milliseconds - 1) == 0)
+        #expect(slow.take(1, now: Rate.longestPeriod.milliseconds) == 1)
+        #expect(slow.take(.max, now: Int64.max / 2) == TokenBucket.largestBurst)
+        #expect(slow.nextToken(now: Int64.max / 2) == Int64.max / 2 + Rate.longestPeriod.milliseconds)
+    }
+
     @Test func startsFullAndRefillsAtTheRate() {
         var b = TokenBucket(rate: tenPerSecond, burst: 5, now: 0)
         #expect(b.take(100, now: 0) == 5)
@@ -86,5 +104,20 @@ import Testing
         // A reload that changes the rate starts a fresh bucket.
         rate = Rate(count: 10, per: .seconds(1))
         #expect(buckets.permit("a", rate: rate, burst: 2, now: 0) == .granted)
+    }
+
+    /// Tenants that sent once long ago hold no memory: full buckets are swept out, and a tenant
+    /// still short of tokens keeps its count.
+    @Test func idleBucketsAreDroppedAndBusyOnesKept() {
+        let buckets = RateBuckets()
+        let rate = Rate(count: 1, per: .seconds(60))
+        #expect(buckets.permit("busy", rate: rate, burst: 1, now: 0) == .granted)
+        for n in 0..<50_000 { _ = buckets.permit("t\(n)", rate: rate, burst: 1, now: 0) }
+        #expect(buckets.tracked > 10_000)
+        // A minute on, everyone's bucket is full again, except the one that just sent.
+        #expect(buckets.permit("busy", rate: rate, burst: 1, now: 60_000) == .granted)
+        _ = buckets.permit("late", rate: rate, burst: 1, now: 60_001)
+        #expect(buckets.tracked <= 2, "\(buckets.tracked) buckets held")
+        #expect(buckets.permit("busy", rate: rate, burst: 1, now: 60_002) == .notBefore(120_000))
     }
 }

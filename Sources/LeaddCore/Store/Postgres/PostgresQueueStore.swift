@@ -598,15 +598,39 @@ public final class PostgresQueueStore: QueueStore, PostgresQueueStoreHandle {
                 QueuedRow(
                     channel: r.string(row, 1), lane: Self.lane(r, row, from: 3),
                     entry: QueueEntry(dueAt: r.int64(row, 2), id: r.int64(row, 0))))
-            effects.move(r.string(row, 1), from: .inflight, to: .scheduled)
         }
-        try Self.addToQueue(rows, db: db, effects: &effects)
+        // Stops each was in flight at before, since it was last given another chance (dlq retry).
+        let earlier = try db.query(
+            """
+            SELECT a.message_id, count(*) FROM attempts a WHERE a.message_id = ANY($1::bigint[]) AND a.outcome = $2
+            AND a.seq > coalesce((SELECT max(b.seq) FROM attempts b WHERE b.message_id = a.message_id
+                AND b.outcome = 'dlq-retry'), 0)
+            GROUP BY a.message_id
+            """, [PostgresArray(rows.map { Optional($0.entry.id) }), InflightRecovery.word])
+        var stops: [Int64: Int64] = [:]
+        for row in 0..<earlier.count { stops[earlier.int64(row, 0)] = earlier.int64(row, 1) }
         // The hand-off that was cut short shows in the history, so a copy can be explained.
         let now = WallClock().nowMilliseconds()
         try Self.appendHistory(
             db, ids: rows.map(\.entry.id), at: rows.map { _ in now }, outcomes: rows.map { _ in InflightRecovery.word },
             details: rows.map { _ in detail }, senders: rows.map { _ in nil })
-        return rows.count
+        // In flight at every one of these stops: it may be what crashes leadd. Set aside.
+        let poison = rows.filter { (stops[$0.entry.id] ?? 0) + 1 >= InflightRecovery.poisonLimit }
+        let requeued = rows.filter { (stops[$0.entry.id] ?? 0) + 1 < InflightRecovery.poisonLimit }
+        for row in requeued { effects.move(row.channel, from: .inflight, to: .scheduled) }
+        try Self.addToQueue(requeued, db: db, effects: &effects)
+        if !poison.isEmpty {
+            let reasons = poison.map { InflightRecovery.poison(stops: (stops[$0.entry.id] ?? 0) + 1) }
+            for (row, reason) in zip(poison, reasons) {
+                _ = try db.query(
+                    "UPDATE messages SET state = 4, last_error = $1 WHERE id = $2", [reason, row.entry.id])
+                effects.move(row.channel, from: .inflight, to: .dead)
+            }
+            try Self.appendHistory(
+                db, ids: poison.map(\.entry.id), at: poison.map { _ in now }, outcomes: poison.map { _ in "dead" },
+                details: reasons, senders: poison.map { _ in nil })
+        }
+        return requeued.count
     }
 
     public var rateShare: Double { membership.share }
