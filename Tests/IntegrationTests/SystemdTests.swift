@@ -93,6 +93,24 @@ extension Integration {
             #expect(!FileManager.default.fileExists(atPath: daemon.socketPath))
         }
 
+        /// As the shipped units have it: the socket systemd listens on is the configured one. It
+        /// answers (systemd holds it), and it is leadd's to serve, not another leadd's.
+        @Test func socketActivationOnTheConfiguredPathIsServed() throws {
+            let daemon = try DaemonProcess()
+            let process = try ChildProcess(
+                "/usr/bin/systemd-socket-activate",
+                ["-l", daemon.socketPath, productsDirectory + "/leadd", "--config", daemon.configPath],
+                output: daemon.logPath, errors: daemon.logPath)
+            defer {
+                process.signal(SIGTERM)
+                process.wait()
+            }
+            #expect(daemon.eventually(timeout: 10) { FileManager.default.fileExists(atPath: daemon.socketPath) })
+            let status = try run(productsDirectory + "/leaddctl", ["status", "--socket", daemon.socketPath])
+            #expect(status.status == 0, "\(status.err)\n\(daemon.log)")
+            #expect(status.out.contains("channel sms: running"))
+        }
+
         @Test func sigtermDuringDispatchLosesNothing() throws {
             let daemon = try DaemonProcess(
                 channels: """

@@ -49,9 +49,6 @@ public final class ControlServer: Sendable {
     /// Serves on a socket that systemd opened and passed (socket activation); the socket file
     /// belongs to systemd, so leadd neither changes its mode nor removes it.
     public func adopt(socket fd: Int32) async throws -> Listener {
-        // A socket file someone still answers on belongs to a live leadd: never take it over.
-        // One that refuses connections was left by a process that ended, and is replaced.
-        if Self.answers(path) { throw SocketInUse(path: path) }
         let (maximumLineLength, service) = (self.maximumLineLength, self.service)
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .bind(fd) { channel in Self.initialize(channel, maximumLineLength: maximumLineLength, service: service) }

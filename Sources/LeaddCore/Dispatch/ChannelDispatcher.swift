@@ -214,20 +214,23 @@ public final class ChannelDispatcher: Sendable {
                     inFlight.add(1, ordering: .acquiringAndReleasing)
                     group.addTask {
                         guard let batch = await self.take(claim) else { return release() }
-                        self.breaker.withLock { $0.sent(batch.count) }
+                        var route = route
+                        route.breakerEpoch = self.breaker.withLock { $0.sent(batch.count) }
                         await self.deliver(batch, retry: retry, route: route, release: release)
                     }
                     continue
                 }
                 guard let batch = await take(claim) else { continue }
-                breaker.withLock { $0.sent(batch.count { chosen.senders[$0.id] == nil }) }
+                var handed = route
+                handed.breakerEpoch = breaker.withLock { $0.sent(batch.count { chosen.senders[$0.id] == nil }) }
+                let sentRoute = handed
                 if !chosen.used.isEmpty {
                     var claimedBy: [String: Int] = [:]
                     for m in batch { if let id = chosen.senders[m.id] { claimedBy[id, default: 0] += 1 } }
                     gate.withLock { gate in for (id, n) in claimedBy { gate.sent(id, n) } }
                 }
                 inFlight.add(1, ordering: .acquiringAndReleasing)
-                group.addTask { await self.deliver(batch, retry: retry, route: route, release: release) }
+                group.addTask { await self.deliver(batch, retry: retry, route: sentRoute, release: release) }
             }
             // Cancelled: the discarding group waits for the batches in flight, which finish and are recorded.
         }
@@ -582,6 +585,8 @@ public final class ChannelDispatcher: Sendable {
         var senders: [Int64: String] = [:]
         var used: [String] = []
         var instances: [String: PluginInstance] = [:]
+        /// The channel breaker's epoch when the batch was handed over.
+        var breakerEpoch: Int?
     }
 
     /// Hands each message to its sender's instance (or the channel's), the groups side by side.
@@ -643,6 +648,10 @@ public final class ChannelDispatcher: Sendable {
                 batch.append(message)
             }
         }
+        // Probes held back here never reach the plugin: the breaker is told, or it would wait for
+        // their answers for ever (half-open with every probe out).
+        let ownHeldBack = claimed.count { route.senders[$0.id] == nil } - batch.count { route.senders[$0.id] == nil }
+        if ownHeldBack > 0 { breaker.withLock { $0.unsent(ownHeldBack, epoch: route.breakerEpoch) } }
         if batch.isEmpty {
             release()
             releaseSenders(route.used, claimed: claimed, sent: [], results: [], route: route.senders, now: checkedAt)
@@ -670,7 +679,9 @@ public final class ChannelDispatcher: Sendable {
         let unavailable = own.filter { $0.outcome == .channelUnavailable }.count
         let pause = Self.pause(asked: own, now: now)
         let changed = breaker.withLock {
-            $0.record(calls: own.count, failures: unavailable, now: now, waitUntil: pause?.until, cause: pause?.cause)
+            $0.record(
+                calls: own.count, failures: unavailable, now: now, waitUntil: pause?.until, cause: pause?.cause,
+                epoch: route.breakerEpoch)
         }
         if let changed { breakerChanged(to: changed, now: now, why: breaker.withLock { $0.reason }) }
         releaseSenders(

@@ -56,6 +56,9 @@ public struct CircuitBreaker: Sendable, Equatable {
     public private(set) var troubleSince: Int64?
     /// Why it last opened, for breaker.list and the log; nil while closed.
     public private(set) var reason: String?
+    /// Counts the transitions: results of calls handed over in an earlier state (sent before it
+    /// opened, say) say nothing about this one, and are told apart by the epoch they were sent in.
+    public private(set) var epoch = 0
     public var config: BreakerConfig
     private struct Bucket: Sendable, Equatable {
         var second: Int64
@@ -94,14 +97,18 @@ public struct CircuitBreaker: Sendable, Equatable {
         }
     }
 
-    /// Notes that `count` messages were handed over (probes, when half-open).
-    public mutating func sent(_ count: Int) {
+    /// Notes that `count` messages were handed over (probes, when half-open); returns the epoch
+    /// their results are to be recorded with.
+    @discardableResult
+    public mutating func sent(_ count: Int) -> Int {
         if state == .halfOpen { probesOut += count }
+        return epoch
     }
 
     /// Takes back probes counted by `sent` that never reached the channel (held back by a
-    /// closed window, say), so the breaker does not wait for answers that will not come.
-    public mutating func unsent(_ count: Int) {
+    /// closed window, or suppressed), so the breaker does not wait for answers that will not come.
+    public mutating func unsent(_ count: Int, epoch sentIn: Int? = nil) {
+        guard sentIn == nil || sentIn == epoch else { return }
         if state == .halfOpen { probesOut = max(probesOut - count, 0) }
     }
 
@@ -110,12 +117,14 @@ public struct CircuitBreaker: Sendable, Equatable {
     /// it said. Returns the new state when it changed.
     @discardableResult
     public mutating func record(
-        calls: Int, failures: Int, now: Int64, waitUntil: Int64? = nil, cause: String? = nil
+        calls: Int, failures: Int, now: Int64, waitUntil: Int64? = nil, cause: String? = nil, epoch sentIn: Int? = nil
     ) -> State? {
         guard calls > 0 else { return nil }
         if let waitUntil, waitUntil > now {
             return pause(until: waitUntil, now: now, cause: cause)
         }
+        // Sent in an earlier state: neither a probe's answer nor part of this window's counts.
+        if let sentIn, sentIn != epoch { return nil }
         switch state {
         case .closed:
             let second = now / 1000
@@ -193,6 +202,7 @@ public struct CircuitBreaker: Sendable, Equatable {
         }
         state = new
         since = now
+        epoch += 1
         buckets = []
         probesOut = 0
         probesDone = 0

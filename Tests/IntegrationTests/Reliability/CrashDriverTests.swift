@@ -25,7 +25,10 @@ extension Integration {
                           delay_ms: 20
                     """)
             try daemon.start()
-            let seed = UInt64(Date().timeIntervalSince1970 * 1000)
+            // LEADD_CRASH_SEED repeats a run; the seed is printed with the figures either way.
+            let seed =
+                ProcessInfo.processInfo.environment["LEADD_CRASH_SEED"].flatMap { UInt64($0) }
+                ?? UInt64(Date().timeIntervalSince1970 * 1000)
             var random = SeededGenerator(seed: seed)
             let batches = 40 * scale
             let perBatch = 500

@@ -100,3 +100,37 @@ extension Integration {
         }
     }
 }
+
+extension Integration.ProviderPushbackTests {
+    /// The breaker's probe turns out to be a message suppressed while the channel was down: it
+    /// never reaches the plugin, and the breaker must not wait for its answer for ever.
+    @Test func aProbeThatIsNeverSentDoesNotHoldTheBreakerHalfOpen() throws {
+        let daemon = try DaemonProcess(
+            channels: """
+                  sms:
+                    plugin: TestChannel
+                    retry: {initial: 10ms}
+                    breaker: {consecutive_failures: 1, open_for: 1s, probes: 1}
+                    settings:
+                      file: "@SENT@"
+                      unavailable_while: "@SENT@.down"
+                """)
+        let down = daemon.sentPath + ".down"
+        #expect(FileManager.default.createFile(atPath: down, contents: Data()))
+        try daemon.start()
+        _ = try daemon.call("message.send", sendParams(to: "+5511933333333", key: "optout"))
+        #expect(
+            try daemon.eventually(timeout: 20) {
+                try daemon.call("breaker.list").arrayValue?.first?["state"] == "open"
+            })
+        // The lead opts out while the channel is down, and the channel comes back.
+        _ = try daemon.call(
+            "suppression.add", JSONObject(["tenant": "acme", "address": "+5511933333333", "reason": "STOP"]))
+        try FileManager.default.removeItem(atPath: down)
+        // Due after the breaker's first probe, which is then the suppressed message.
+        let later = ISO8601DateFormatter().string(from: Date().addingTimeInterval(3))
+        _ = try daemon.call("message.send", sendParams(to: "+5511944444444", key: "next", sendAt: later))
+        #expect(try daemon.allSent(1, timeout: 20), "\(String(describing: try? daemon.call("breaker.list")))")
+        #expect(daemon.sentRecords.map { $0["to"] } == ["+5511944444444"])
+    }
+}

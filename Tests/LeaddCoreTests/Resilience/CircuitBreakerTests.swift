@@ -129,3 +129,35 @@ import Testing
         #expect(b.since == 5)
     }
 }
+
+extension CircuitBreakerTests {
+    /// Results of calls handed over before the breaker opened arrive while it is half-open:
+    /// they are not the probes' answers and must not close it.
+    @Test func resultsSentBeforeItOpenedDoNotCountAsProbes() {
+        var b = CircuitBreaker(config: BreakerConfig(), now: 0)
+        let before = b.sent(10)
+        #expect(b.record(calls: 5, failures: 5, now: 1_000) == .open(until: 31_000))
+        #expect(b.permission(now: 31_000) == .send(limit: 5))
+        let probe = b.sent(1)
+        #expect(probe != before)
+        // The late healthy answers of the batch sent before the outage change nothing.
+        #expect(b.record(calls: 5, failures: 0, now: 31_100, epoch: before) == nil)
+        #expect(b.state == .halfOpen)
+        // The probe's own answer decides.
+        #expect(b.record(calls: 1, failures: 1, now: 31_200, epoch: probe) == .open(until: 61_200))
+    }
+
+    /// A probe held back before it reached the channel (suppressed, outside its window) is given
+    /// back, so the breaker does not wait for it for ever.
+    @Test func probesHeldBackAreGivenBack() {
+        var config = BreakerConfig()
+        config.probes = 1
+        var b = CircuitBreaker(config: config, now: 0)
+        #expect(b.record(calls: 5, failures: 5, now: 1_000) == .open(until: 31_000))
+        #expect(b.permission(now: 31_000) == .send(limit: 1))
+        let epoch = b.sent(1)
+        #expect(b.permission(now: 31_001) == .wait(until: 31_101))
+        b.unsent(1, epoch: epoch)
+        #expect(b.permission(now: 31_002) == .send(limit: 1))
+    }
+}
