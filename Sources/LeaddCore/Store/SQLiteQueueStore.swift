@@ -60,10 +60,10 @@ public final class SQLiteQueueStore: QueueStore {
             name: "leadd-store-writer", connection: writeConnection,
             mode: .grouped(
                 maxJobs: maxBatch, journals: [claims, lanes], syncing: synchronous == .full ? path + "-wal" : nil,
-                afterCommit: { effects in
-                    counts.apply(effects)
-                    if !effects.queued.isEmpty { observers.tell(effects.queued) }
-                }), failStop: failStop,
+                afterCommit: { effects in counts.apply(effects) },
+                // Announced once the requests are answered: an answer never waits on a scheduler.
+                afterAnswer: { effects in if !effects.queued.isEmpty { observers.tell(effects.queued) } }),
+            failStop: failStop,
             betweenTransactions: { [checkpointer] db in checkpointer.finishOnWriter(db) })
         reader = SQLiteWorker(name: "leadd-store-reader", connection: readConnection, mode: .single)
     }

@@ -70,12 +70,13 @@ final class SQLiteWorker: @unchecked Sendable {
     enum Mode {
         /// Each job alone, no transaction of its own (reads).
         case single
-        /// Waiting jobs grouped into one transaction; `afterCommit` sees the merged count changes.
+        /// Waiting jobs grouped into one transaction; `afterCommit` sees the merged count changes
+        /// before the jobs are answered, `afterAnswer` after (announcements to the schedulers).
         /// With `syncing`, the connection commits without a sync and that log is synced on a
         /// thread of its own before the jobs are answered (see WALSyncer).
         case grouped(
             maxJobs: Int, journals: [any TransactionJournal], syncing: String?,
-            afterCommit: @Sendable (CommitEffects) -> Void)
+            afterCommit: @Sendable (CommitEffects) -> Void, afterAnswer: (@Sendable (CommitEffects) -> Void)? = nil)
     }
 
     private let jobs = ThreadQueue<any SQLiteJob>()
@@ -96,8 +97,8 @@ final class SQLiteWorker: @unchecked Sendable {
         self.mode = mode
         self.failStop = failStop
         self.betweenTransactions = betweenTransactions
-        if case .grouped(_, _, let wal?, let afterCommit) = mode {
-            syncer = WALSyncer(walPath: wal, failStop: failStop, afterSync: afterCommit)
+        if case .grouped(_, _, let wal?, let afterCommit, let afterAnswer) = mode {
+            syncer = WALSyncer(walPath: wal, failStop: failStop, afterAnswer: afterAnswer, afterSync: afterCommit)
         } else {
             syncer = nil
         }
@@ -129,13 +130,13 @@ final class SQLiteWorker: @unchecked Sendable {
         let limit: Int
         switch mode {
         case .single: limit = 1
-        case .grouped(let maxJobs, _, _, _): limit = maxJobs
+        case .grouped(let maxJobs, _, _, _, _): limit = maxJobs
         }
         while let batch = jobs.take(limit: limit) {
             switch mode {
             case .single: runAlone(batch[0])
-            case .grouped(_, let journals, _, let afterCommit):
-                runGrouped(batch, journals: journals, afterCommit: afterCommit)
+            case .grouped(_, let journals, _, let afterCommit, let afterAnswer):
+                runGrouped(batch, journals: journals, afterCommit: afterCommit, afterAnswer: afterAnswer)
             }
             betweenTransactions?(connection)
         }
@@ -152,7 +153,8 @@ final class SQLiteWorker: @unchecked Sendable {
     }
 
     private func runGrouped(
-        _ batch: [any SQLiteJob], journals: [any TransactionJournal], afterCommit: @Sendable (CommitEffects) -> Void
+        _ batch: [any SQLiteJob], journals: [any TransactionJournal], afterCommit: @Sendable (CommitEffects) -> Void,
+        afterAnswer: (@Sendable (CommitEffects) -> Void)?
     ) {
         if let stopped = failStop.error {
             for job in batch { job.finish(stopped) }
@@ -206,6 +208,7 @@ final class SQLiteWorker: @unchecked Sendable {
         }
         afterCommit(total)
         for (index, job) in batch.enumerated() { job.finish(errors[index]) }
+        afterAnswer?(total)
     }
 
     private func applyCounts(_ deltas: CommitEffects) throws {

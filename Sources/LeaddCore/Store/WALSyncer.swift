@@ -18,14 +18,21 @@ final class WALSyncer: @unchecked Sendable {
 
     private let walPath: String
     private let afterSync: @Sendable (CommitEffects) -> Void
+    /// Run once a commit's jobs are answered (announcing queued rows to the schedulers), so an
+    /// answer never waits on a scheduler's lock.
+    private let afterAnswer: (@Sendable (CommitEffects) -> Void)?
     private let failStop: FailStop
     /// The log's descriptor and inode: reopened if SQLite ever replaces the file. Syncer thread only.
     private var descriptor: Int32 = -1
     private var inode: ino_t = 0
 
-    init(walPath: String, failStop: FailStop = FailStop(), afterSync: @escaping @Sendable (CommitEffects) -> Void) {
+    init(
+        walPath: String, failStop: FailStop = FailStop(), afterAnswer: (@Sendable (CommitEffects) -> Void)? = nil,
+        afterSync: @escaping @Sendable (CommitEffects) -> Void
+    ) {
         self.walPath = walPath
         self.failStop = failStop
+        self.afterAnswer = afterAnswer
         self.afterSync = afterSync
         let thread = Thread { [self] in self.loop() }
         thread.name = "leadd-store-sync"
@@ -57,6 +64,7 @@ final class WALSyncer: @unchecked Sendable {
                 afterSync(commit.effects)
                 for (job, error) in zip(commit.jobs, commit.errors) { job.finish(error) }
             }
+            if let afterAnswer { for commit in commits { afterAnswer(commit.effects) } }
         }
     }
 

@@ -117,3 +117,39 @@ import Testing
         worker.stop()
     }
 }
+
+/// A request is answered once its commit is durable, whatever the schedulers are doing.
+@Suite struct WriterAnswerTests {
+    /// A scheduler busy with its lane (here: held on purpose) learns of the new rows after the
+    /// answer, not before it: the answer does not wait on the scheduler's lock.
+    @Test func anAnswerDoesNotWaitForTheSchedulers() async throws {
+        let store = try SQLiteQueueStore(path: temporaryDirectory() + "/leadd.db")
+        let release = DispatchSemaphore(value: 0)
+        let told = Locked(0)
+        store.observeQueue { _ in
+            told.withLock { $0 += 1 }
+            release.wait()
+        }
+        let answered = Locked(false)
+        let send = Task {
+            _ = try await store.enqueue(
+                [
+                    NewMessage(
+                        tenant: "acme", channel: "sms", to: "+5511987654321", contentJSON: #"{"text":"hi"}"#,
+                        dueAt: 1_000, idempotencyKey: "k")
+                ], now: 500)
+            answered.withLock { $0 = true }
+        }
+        // Generous: a busy test run can hold the pool's threads for seconds; held back on the
+        // scheduler, the answer never comes at all.
+        let deadline = Date().addingTimeInterval(60)
+        while !(answered.withLock { $0 } && told.withLock { $0 } == 1) && Date() < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(answered.withLock { $0 }, "the request waited for a scheduler")
+        #expect(told.withLock { $0 } == 1, "the scheduler was not told of the new row")
+        release.signal()
+        try await send.value
+        await store.close()
+    }
+}
