@@ -196,9 +196,10 @@ public struct QueueStats: Sendable, Equatable {
     }
 }
 
-/// The key the plugin sees when the client gave none: stable across retries and restarts.
-public func effectiveIdempotencyKey(id: Int64, given: String?) -> String {
-    given ?? "leadd-\(id)"
+/// The key the plugin sees when the client gave none: stable across retries and restarts, and
+/// made unique to the database by its prefix (see StoreIdentity).
+public func effectiveIdempotencyKey(id: Int64, given: String?, prefix: String = "") -> String {
+    given ?? "leadd-\(prefix)\(id)"
 }
 
 /// Which dead letters a dlq request is about; nil fields match everything.

@@ -88,6 +88,13 @@ final class SQLiteConnection {
         return try s.step() ? s.int64OrNil(0) : nil
     }
 
+    /// The first column of the first row as text; nil when there is no row or it is NULL.
+    func text(_ sql: String) throws(SQLiteError) -> String? {
+        let s = try statement(sql)
+        defer { s.reset() }
+        return try s.step() ? s.stringOrNil(0) : nil
+    }
+
     var lastMessage: String { String(cString: sqlite3_errmsg(db)) }
     var changes: Int { Int(sqlite3_changes(db)) }
     var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(db) }

@@ -25,6 +25,8 @@ public final class SQLiteQueueStore: QueueStore {
     let lanes = LaneNumbers()
     /// Stops every write when the disk fails a sync (see FailStop).
     let failStop = FailStop()
+    /// What default idempotency keys start with in this database (see StoreIdentity).
+    let keys: StoreIdentity
 
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     /// Refuses a file that is not a leadd database, or one from a newer leadd.
@@ -46,6 +48,7 @@ public final class SQLiteQueueStore: QueueStore {
         try Self.prepare(writeConnection)
         try Self.migrate(writeConnection, from: version)
         try lanes.load(writeConnection)
+        keys = StoreIdentity(prefix: try writeConnection.text("SELECT key_prefix FROM store_identity") ?? "")
         let readConnection = try SQLiteConnection(path: path)
         try readConnection.execute("PRAGMA query_only = ON")
         let checkpointer = try SQLiteCheckpointer(
@@ -106,6 +109,10 @@ public final class SQLiteQueueStore: QueueStore {
     }
 
     static func migrate(_ db: SQLiteConnection, from version: Int) throws {
+        defer {
+            // A new database gets its own key prefix; one upgraded keeps the keys it handed out.
+            if version == 0 { try? db.execute(StoreIdentity.newPrefixStatement()) }
+        }
         for (index, sql) in Schema.migrations.enumerated() where index >= version {
             try db.execute("BEGIN IMMEDIATE")
             do {
@@ -302,7 +309,7 @@ public final class SQLiteQueueStore: QueueStore {
 
     public func claim(channel: String, _ picks: [QueuedRow]) async throws -> [ClaimedMessage] {
         guard !picks.isEmpty else { return [] }
-        return try await writer.submit { [claims, lanes] db, deltas in
+        return try await writer.submit { [claims, lanes, keys] db, deltas in
             // The queue row is the claim: a message cancelled or claimed since it was read has none.
             let queue = try QueueTable(db, lanes)
             // A plain read and update: RETURNING would buffer each row in a temporary table.
@@ -326,7 +333,7 @@ public final class SQLiteQueueStore: QueueStore {
                     ClaimedMessage(
                         id: id, tenant: pick.lane.tenant, channel: channel, to: read.string(0),
                         contentJSON: read.string(1),
-                        idempotencyKey: effectiveIdempotencyKey(id: id, given: read.stringOrNil(2)),
+                        idempotencyKey: keys.key(id: id, given: read.stringOrNil(2)),
                         dueAt: pick.entry.dueAt, attemptCount: Int(read.int64(3)), createdAt: read.int64(4),
                         priority: pick.lane.priority, timeZone: pick.lane.zone.isEmpty ? nil : pick.lane.zone,
                         campaign: pick.lane.campaign.isEmpty ? nil : pick.lane.campaign, leadID: read.int64OrNil(5),
@@ -435,7 +442,7 @@ public final class SQLiteQueueStore: QueueStore {
     }
 
     public func message(id: Int64) async throws -> StoredMessage? {
-        try await reader.submit { [claims] db, _ in
+        try await reader.submit { [claims, keys] db, _ in
             let s = try db.statement(
                 """
                 SELECT tenant, channel, recipient, content, priority, idempotency_key, state, due_at, created_at,
@@ -448,7 +455,7 @@ public final class SQLiteQueueStore: QueueStore {
             var message = StoredMessage(
                 id: id, tenant: s.string(0), channel: s.string(1), to: s.string(2), contentJSON: s.string(3),
                 priority: Priority(rawValue: Int(s.int64(4))) ?? .normal,
-                idempotencyKey: effectiveIdempotencyKey(id: id, given: s.stringOrNil(5)),
+                idempotencyKey: keys.key(id: id, given: s.stringOrNil(5)),
                 state: MessageState(rawValue: Int(s.int64(6))) ?? .scheduled, dueAt: s.int64(7), createdAt: s.int64(8),
                 sentAt: s.int64OrNil(9), providerID: s.stringOrNil(10), attemptCount: Int(s.int64(11)),
                 lastError: s.stringOrNil(12), timeZone: s.stringOrNil(13), campaign: s.stringOrNil(14),

@@ -204,6 +204,11 @@ enum Schema {
         DROP TABLE queue;
         ALTER TABLE queue_by_number RENAME TO queue;
         """,
+        // 8: what this database's default idempotency keys start with (StoreIdentity).
+        """
+        CREATE TABLE store_identity (key_prefix TEXT NOT NULL);
+        INSERT INTO store_identity(key_prefix) VALUES ('');
+        """,
     ]
 
     /// Marks the file as leadd's, so a foreign SQLite database is refused rather than altered.

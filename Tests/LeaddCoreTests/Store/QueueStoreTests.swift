@@ -497,3 +497,51 @@ extension SchemaUpgradeTests {
         await store.close()
     }
 }
+
+/// Default idempotency keys never repeat across databases: a store recreated from scratch
+/// hands out ids from 1 again, and its keys must not match the messages of the one before.
+@Suite struct DefaultKeyTests {
+    func key(_ store: any QueueStore) async throws -> String {
+        let ids = try await store.enqueue(
+            [
+                NewMessage(
+                    tenant: "acme", channel: "sms", to: "+5511987654321", contentJSON: #"{"text":"hi"}"#, dueAt: 1_000,
+                    idempotencyKey: nil)
+            ], now: 500)
+        return try #require(try await store.message(id: ids[0].id)?.idempotencyKey)
+    }
+
+    @Test(arguments: StoreEngine.all) func twoNewDatabasesHandOutDifferentKeys(engine: StoreEngine) async throws {
+        let first = temporaryDirectory("first")
+        let second = temporaryDirectory("second")
+        let a = try engine.open(first)
+        let b = try engine.open(second)
+        let keyA = try await key(a)
+        let keyB = try await key(b)
+        #expect(keyA.hasPrefix("leadd-") && keyB.hasPrefix("leadd-"))
+        #expect(keyA != keyB, "\(keyA) repeats in another database")
+        await a.close()
+        await b.close()
+        // The key stays the same for the life of the database.
+        let again = try engine.open(first)
+        let keyAgain = try #require(try await again.message(id: 1)?.idempotencyKey)
+        #expect(keyAgain == keyA)
+        await again.close()
+    }
+
+    /// A database from before keys had a prefix keeps the keys its messages were sent with.
+    @Test func anUpgradedDatabaseKeepsItsKeys() async throws {
+        let path = temporaryDirectory() + "/v7.db"
+        do {
+            let db = try SchemaUpgradeTests.database(at: path, version: 7)
+            try db.execute(
+                """
+                INSERT INTO messages(id, tenant, channel, recipient, content, priority, state, due_at, created_at)
+                VALUES (5, 'acme', 'sms', '+5511987654321', '{"text":"old"}', 1, 0, 1000, 1000);
+                """)
+        }
+        let store = try SQLiteQueueStore(path: path)
+        #expect(try await store.message(id: 5)?.idempotencyKey == "leadd-5")
+        await store.close()
+    }
+}

@@ -41,6 +41,8 @@ public final class PostgresQueueStore: QueueStore, PostgresQueueStoreHandle {
     let laneObservers = Locked<[@Sendable ([ReopenedLane]) -> Void]>([])
     private let logger: Logger
     private let link = Locked<ClusterLink?>(nil)
+    /// What default idempotency keys start with in this database (see StoreIdentity).
+    let keys: StoreIdentity
 
     /// Connects, brings the schema up to date and registers this node; refuses a node name that a
     /// live process elsewhere holds.
@@ -49,6 +51,8 @@ public final class PostgresQueueStore: QueueStore, PostgresQueueStoreHandle {
         self.logger = logger
         let bootstrap = try PostgresConnection(url: settings.url)
         try Self.migrate(bootstrap)
+        let prefix = try bootstrap.query("SELECT key_prefix FROM store_identity")
+        keys = StoreIdentity(prefix: prefix.count > 0 ? prefix.string(0, 0) : "")
         let membership = try ClusterMembership(settings: settings, connection: bootstrap)
         self.membership = membership
         let counts = CountsCache(try Self.loadCounts(bootstrap))
@@ -137,10 +141,13 @@ public final class PostgresQueueStore: QueueStore, PostgresQueueStoreHandle {
                         "the database has schema version \(version), newer than this leadd knows (\(PostgresSchema.migrations.count))"
                 )
             }
+            let fresh = version == 0
             while version < PostgresSchema.migrations.count {
                 try db.execute(PostgresSchema.migrations[version])
                 version += 1
             }
+            // A new database gets its own key prefix; one upgraded keeps the keys it handed out.
+            if fresh { try db.execute(StoreIdentity.newPrefixStatement()) }
             try db.query("UPDATE leadd_schema SET version = $1", [version])
             try db.execute("COMMIT")
         } catch {
@@ -324,7 +331,7 @@ public final class PostgresQueueStore: QueueStore, PostgresQueueStoreHandle {
         // A tenant that moved to another node since it was read is that node's to send.
         let mine = picks.filter { membership.owns($0.lane.tenant) }
         guard !mine.isEmpty else { return [] }
-        let node = self.node
+        let (node, keys) = (self.node, self.keys)
         return try await pool.write { db, effects in
             let r = try db.query(
                 """
@@ -346,7 +353,7 @@ public final class PostgresQueueStore: QueueStore, PostgresQueueStoreHandle {
                     ClaimedMessage(
                         id: id, tenant: pick.lane.tenant, channel: channel, to: r.string(row, 1),
                         contentJSON: r.string(row, 2),
-                        idempotencyKey: effectiveIdempotencyKey(id: id, given: r.stringOrNil(row, 3)),
+                        idempotencyKey: keys.key(id: id, given: r.stringOrNil(row, 3)),
                         dueAt: pick.entry.dueAt, attemptCount: Int(r.int64(row, 4)), createdAt: r.int64(row, 5),
                         priority: pick.lane.priority, timeZone: pick.lane.zone.isEmpty ? nil : pick.lane.zone,
                         campaign: pick.lane.campaign.isEmpty ? nil : pick.lane.campaign,
@@ -477,10 +484,11 @@ public final class PostgresQueueStore: QueueStore, PostgresQueueStoreHandle {
     }
 
     public func message(id: Int64) async throws -> StoredMessage? {
-        try await pool.read { db in try Self.message(db, id: id) }
+        let keys = self.keys
+        return try await pool.read { db in try Self.message(db, id: id, keys: keys) }
     }
 
-    static func message(_ db: PostgresConnection, id: Int64) throws -> StoredMessage? {
+    static func message(_ db: PostgresConnection, id: Int64, keys: StoreIdentity) throws -> StoredMessage? {
         let s = try db.query(
             """
             SELECT tenant, channel, recipient, content, priority, idempotency_key, state, due_at, created_at,
@@ -491,7 +499,7 @@ public final class PostgresQueueStore: QueueStore, PostgresQueueStoreHandle {
         var message = StoredMessage(
             id: id, tenant: s.string(0, 0), channel: s.string(0, 1), to: s.string(0, 2), contentJSON: s.string(0, 3),
             priority: Priority(rawValue: Int(s.int64(0, 4))) ?? .normal,
-            idempotencyKey: effectiveIdempotencyKey(id: id, given: s.stringOrNil(0, 5)),
+            idempotencyKey: keys.key(id: id, given: s.stringOrNil(0, 5)),
             state: MessageState(rawValue: Int(s.int64(0, 6))) ?? .scheduled, dueAt: s.int64(0, 7),
             createdAt: s.int64(0, 8), sentAt: s.int64OrNil(0, 9), providerID: s.stringOrNil(0, 10),
             attemptCount: Int(s.int64(0, 11)), lastError: s.stringOrNil(0, 12), timeZone: s.stringOrNil(0, 13),
@@ -529,12 +537,13 @@ public final class PostgresQueueStore: QueueStore, PostgresQueueStoreHandle {
 
     public func deadLetters(_ filter: DeadLetterFilter, after: Int64, limit: Int) async throws -> [StoredMessage] {
         let (clause, parameters) = Self.deadClause(filter)
+        let keys = self.keys
         return try await pool.read { db in
             let n = parameters.count
             let r = try db.queryOnce(
                 "SELECT id FROM messages WHERE \(clause) AND id > $\(n + 1) ORDER BY id LIMIT $\(n + 2)",
                 parameters + [after, limit])
-            return try (0..<r.count).compactMap { try Self.message(db, id: r.int64($0, 0)) }
+            return try (0..<r.count).compactMap { try Self.message(db, id: r.int64($0, 0), keys: keys) }
         }
     }
 

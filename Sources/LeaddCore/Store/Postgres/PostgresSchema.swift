@@ -71,6 +71,11 @@ enum PostgresSchema {
         CREATE TABLE nodes (
             name text PRIMARY KEY, host text NOT NULL, pid int NOT NULL, instance text NOT NULL,
             started_at bigint NOT NULL, seen_at bigint NOT NULL);
+        """,
+        // 2: what this database's default idempotency keys start with (StoreIdentity).
         """
+        CREATE TABLE store_identity (key_prefix text NOT NULL);
+        INSERT INTO store_identity(key_prefix) VALUES ('');
+        """,
     ]
 }
