@@ -83,7 +83,8 @@ struct Leadd: AsyncParsableCommand {
         let service = ControlService(runtime: runtime, logger: logger)
         let server = ControlServer(
             service: service, events: runtime.events, path: loaded.daemon.socketPath, mode: loaded.daemon.socketMode,
-            group: loaded.daemon.socketGroup, maximumLineLength: loaded.daemon.maxRequestBytes, logger: logger)
+            group: loaded.daemon.socketGroup, maximumLineLength: loaded.daemon.maxRequestBytes,
+            maximumConnections: loaded.daemon.maxConnections, logger: logger)
         let listener: ControlServer.Listener
         do {
             if let passed = try ListenSockets.controlSocket() {

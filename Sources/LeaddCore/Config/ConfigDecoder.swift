@@ -66,7 +66,7 @@ public enum ConfigDecoder {
         var daemon = DaemonConfig()
         let keys = try field.mapping(allowed: [
             "state_dir", "socket", "socket_mode", "socket_group", "access", "plugin_dir", "max_request_bytes",
-            "shutdown_grace", "metrics_listen", "status_interval",
+            "shutdown_grace", "metrics_listen", "status_interval", "max_connections",
         ])
         if let f = keys["state_dir"] { daemon.stateDirectory = try f.nonEmptyString() }
         if let f = keys["socket"] { daemon.socketPath = try f.nonEmptyString() }
@@ -75,6 +75,7 @@ public enum ConfigDecoder {
         if let f = keys["access"] { daemon.access = try decodeAccess(f) }
         if let f = keys["plugin_dir"] { daemon.pluginDirectory = try f.nonEmptyString() }
         if let f = keys["max_request_bytes"] { daemon.maxRequestBytes = try f.int(in: 1024...(256 << 20)) }
+        if let f = keys["max_connections"] { daemon.maxConnections = try f.int(in: 1...100_000) }
         if let f = keys["shutdown_grace"] { daemon.shutdownGrace = try f.duration() }
         if let f = keys["status_interval"] { daemon.statusInterval = try f.duration() }
         if let f = keys["metrics_listen"] { daemon.metricsListen = try f.loopbackAddress() }

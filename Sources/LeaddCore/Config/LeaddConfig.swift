@@ -45,6 +45,9 @@ public struct DaemonConfig: Sendable, Equatable {
     /// nil: the directory of the running executable in a build tree, else `<prefix>/lib/leadd/plugins`.
     public var pluginDirectory: String?
     public var maxRequestBytes = 1 << 20
+    /// Control connections open at once; one more is told why and closed. Each may hold up to
+    /// 256 requests of `maxRequestBytes`, so this bounds what clients can make leadd hold.
+    public var maxConnections = 1024
     /// How long SIGTERM waits for in-flight sends before exiting.
     public var shutdownGrace: Duration = .seconds(10)
     /// How often systemd's STATUS= line is refreshed.

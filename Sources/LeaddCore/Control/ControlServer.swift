@@ -21,12 +21,15 @@ public final class ControlServer: Sendable {
     private let maximumLineLength: Int
     private let logger: Logger
     private let ownsSocketFile = Atomic<Bool>(true)
+    /// Connections open, and how many may be at once.
+    private let connections: ConnectionGauge
     static let window = 256
 
     public init(
         service: ControlService, events: EventBus, path: String, mode: UInt32, group: UInt32? = nil,
-        maximumLineLength: Int, logger: Logger
+        maximumLineLength: Int, maximumConnections: Int = 1024, logger: Logger
     ) {
+        self.connections = ConnectionGauge(limit: maximumConnections)
         self.service = service
         self.bus = events
         self.path = path
@@ -41,6 +44,8 @@ public final class ControlServer: Sendable {
         let channel: NIOAsyncChannel<ControlFrame, ControlOutput>
         let peer: PeerCredentials?
         let access: AccessLevel
+        /// Opened past `daemon.max_connections`: told why and closed.
+        var overLimit = false
     }
 
     /// Binds the socket; `serve` then answers clients until cancelled.
@@ -49,17 +54,20 @@ public final class ControlServer: Sendable {
     /// Serves on a socket that systemd opened and passed (socket activation); the socket file
     /// belongs to systemd, so leadd neither changes its mode nor removes it.
     public func adopt(socket fd: Int32) async throws -> Listener {
-        let (maximumLineLength, service) = (self.maximumLineLength, self.service)
+        let (maximumLineLength, service, gauge) = (self.maximumLineLength, self.service, self.connections)
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .bind(fd) { channel in Self.initialize(channel, maximumLineLength: maximumLineLength, service: service) }
+            .bind(fd) { channel in
+                Self.initialize(channel, maximumLineLength: maximumLineLength, service: service, gauge: gauge)
+            }
         ownsSocketFile.store(false, ordering: .relaxed)
         logger.info("control socket passed by systemd (fd \(fd))")
         return server
     }
 
     static func initialize(
-        _ channel: any Channel, maximumLineLength: Int, service: ControlService
+        _ channel: any Channel, maximumLineLength: Int, service: ControlService, gauge: ConnectionGauge
     ) -> EventLoopFuture<Accepted> {
+        let over = gauge.open(channel)
         let peer: EventLoopFuture<PeerCredentials?>
         if let provider = channel as? any SocketOptionProvider {
             peer = provider.unsafeGetSocketOption(
@@ -69,24 +77,24 @@ public final class ControlServer: Sendable {
             peer = channel.eventLoop.makeSucceededFuture(nil)
         }
         return peer.flatMapThrowing { peer in
-            try accept(channel, peer: peer, maximumLineLength: maximumLineLength, service: service)
+            try accept(channel, peer: peer, over: over, maximumLineLength: maximumLineLength, service: service)
         }
     }
 
     private static func accept(
-        _ channel: any Channel, peer: PeerCredentials?, maximumLineLength: Int, service: ControlService
+        _ channel: any Channel, peer: PeerCredentials?, over: Bool, maximumLineLength: Int, service: ControlService
     ) throws -> Accepted {
         let policy = service.runtime.config.current.daemon.access
         let access: AccessLevel =
             peer.map { AccessPolicy.level(of: $0, under: policy) } ?? (policy == nil ? .write : .none)
         let quick: (@Sendable ([UInt8]) -> String?)? =
-            access == .none ? nil : { @Sendable line in service.quickResponse(to: line) }
+            access == .none || over ? nil : { @Sendable line in service.quickResponse(to: line) }
         let sync = channel.pipeline.syncOperations
         try sync.addHandler(ByteToMessageHandler(LineFrameDecoder(maximumLength: maximumLineLength)))
         try sync.addHandler(QuickAnswerHandler(respond: quick))
         return Accepted(
             channel: try NIOAsyncChannel<ControlFrame, ControlOutput>(wrappingChannelSynchronously: channel),
-            peer: peer, access: access)
+            peer: peer, access: access, overLimit: over)
     }
 
     public func bind() async throws -> Listener {
@@ -97,11 +105,11 @@ public final class ControlServer: Sendable {
         // A socket file someone still answers on belongs to a live leadd: never take it over.
         // One that refuses connections was left by a process that ended, and is replaced.
         if Self.answers(path) { throw SocketInUse(path: path) }
-        let (maximumLineLength, service) = (self.maximumLineLength, self.service)
+        let (maximumLineLength, service, gauge) = (self.maximumLineLength, self.service, self.connections)
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 256)
             .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true) { channel in
-                Self.initialize(channel, maximumLineLength: maximumLineLength, service: service)
+                Self.initialize(channel, maximumLineLength: maximumLineLength, service: service, gauge: gauge)
             }
         guard chmod(path, mode_t(mode)) == 0 else {
             throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EPERM)
@@ -162,6 +170,15 @@ public final class ControlServer: Sendable {
         let access = accepted.access
         do {
             try await accepted.channel.executeThenClose { inbound, outbound in
+                guard !accepted.overLimit else {
+                    let limit = connections.limit
+                    logger.warning("control connection refused: \(limit) already open (daemon.max_connections)")
+                    let refusal = RPCError.invalidRequest(
+                        "too many connections: \(limit) are open (daemon.max_connections); try again later")
+                    try await outbound.write(
+                        .answer(Self.line(RPCResponse.failure(id: .null, error: refusal).serialized)))
+                    return
+                }
                 guard access != .none else {
                     let who = accepted.peer.map(AccessPolicy.describe) ?? "a peer of unknown identity"
                     logger.warning("control connection from \(who) refused by daemon.access")
@@ -304,5 +321,21 @@ final class ResponseSequencer: Sendable {
                 state.next += 1
             }
         }
+    }
+}
+
+/// Counts the control connections open: one past the limit is refused (and still counted until
+/// it closes, so a flood of them cannot slip in between).
+final class ConnectionGauge: Sendable {
+    let limit: Int
+    private let count = Atomic<Int>(0)
+
+    init(limit: Int) { self.limit = limit }
+
+    /// Counts `channel` until it closes; true when it is over the limit.
+    func open(_ channel: any Channel) -> Bool {
+        let now = count.add(1, ordering: .relaxed).newValue
+        channel.closeFuture.whenComplete { _ in self.count.subtract(1, ordering: .relaxed) }
+        return now > limit
     }
 }

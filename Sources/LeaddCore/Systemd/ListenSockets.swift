@@ -15,7 +15,7 @@ public enum ListenSockets {
             throw Refusal(description: "systemd passed \(count) sockets; leadd takes exactly one (the control socket)")
         }
         let fd = SD_LISTEN_FDS_START
-        guard sd_is_socket_unix(fd, Int32(SOCK_STREAM.rawValue), 1, nil, 0) > 0 else {
+        guard sd_is_socket_unix(fd, UnixSocketType.stream, 1, nil, 0) > 0 else {
             throw Refusal(description: "the socket systemd passed is not a listening Unix stream socket")
         }
         return fd

@@ -138,7 +138,8 @@ import Testing
         }
         #expect(state == "sent")
         let recorded = try String(contentsOfFile: directory + "/sent.jsonl", encoding: .utf8)
-        #expect(recorded.contains(#""key":"leadd-\#(id)""#))
+        // The default key: the database's own prefix, then the message's id.
+        #expect(recorded.range(of: #""key":"leadd-[0-9a-f]{8}-\#(id)""#, options: .regularExpression) != nil)
     }
 
     @Test func aBadReloadKeepsTheRunningConfig() async throws {
