@@ -769,7 +769,7 @@ public final class ChannelDispatcher: Sendable {
         return true
     }
 
-    /// The outcomes must reach the store:    /// The outcomes must reach the store: a failing disk is retried rather than forgotten (and a
+    /// The outcomes must reach the store: a failing disk is retried rather than forgotten (and a
     /// restart would make these messages due again in any case).
     private func recordDurably(_ outcomes: [DeliveryOutcome]) async {
         var delay: Duration = .milliseconds(100)

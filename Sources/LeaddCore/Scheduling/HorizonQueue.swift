@@ -1,6 +1,6 @@
 // The soon-due part of one channel's queue, held in memory, and the choice of what goes next.
 //
-// The store keeps the queue in lanes (priority, tenant), each in due order. The horizon holds,
+// The store keeps the queue in lanes (priority, tenant, lead zone, campaign), each in due order. The horizon holds,
 // per lane, at most `laneCapacity` entries due within `horizon` of now, refilled from the store
 // when it runs low, so memory stays flat however many rows are queued. Rows that enter the queue
 // are announced after their commit (`noted`) and join the horizon directly when their lane is

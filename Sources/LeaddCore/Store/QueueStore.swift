@@ -6,7 +6,7 @@ public protocol QueueStore: CampaignStore, FeedbackStore, SenderStore {
     /// (per tenant) stores nothing and answers with the first message's id.
     func enqueue(_ messages: [NewMessage], now: Int64) async throws -> [EnqueueResult]
 
-    /// The lanes (priority, tenant) of `channel` that hold queued messages.
+    /// The lanes (priority, tenant, lead zone, campaign) of `channel` that hold queued messages.
     func queueLanes(channel: String) async throws -> [QueueLane]
 
     /// Up to `limit` queued entries of one lane after `after` and due by `dueBy`, in lane order.
@@ -44,7 +44,9 @@ public protocol QueueStore: CampaignStore, FeedbackStore, SenderStore {
     /// Counts by channel and state, kept in memory: answered without waiting on the store.
     func stats() -> QueueStats
 
-    /// Makes due again every message left in flight by a previous run; returns how many.
+    /// Makes due again every message left in flight by a previous run, with an `unknown` line in
+    /// its history, and dead-letters one in flight at too many stops (InflightRecovery); returns
+    /// how many are due again.
     func recoverInflight() async throws -> Int
 
     /// Calls `observer` when lanes may hold rows this node has not heard of (added by another

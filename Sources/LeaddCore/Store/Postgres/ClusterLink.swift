@@ -17,7 +17,6 @@ final class ClusterLink: Sendable {
     private let url: String
     private let logger: Logger
     private let stopping = Atomic<Bool>(false)
-    private let stopped = Mutex<Bool>(false)
     private let done = DispatchSemaphore(value: 0)
 
     init(url: String, store: any PostgresQueueStoreHandle, logger: Logger) {

@@ -15,9 +15,6 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
         if let sql { text += " in: \(sql.prefix(80))" }
         return text
     }
-
-    /// A unique or exclusion constraint refused the row.
-    var isUniqueViolation: Bool { sqlState == "23505" }
 }
 
 /// A value sent as a statement parameter, in PostgreSQL's text form.
