@@ -647,8 +647,34 @@ public final class SQLiteQueueStore: QueueStore {
 /// Message counts by channel and state, mirrored in memory after each commit.
 final class CountsCache: Sendable {
     let value: Locked<[CommitEffects.Key: Int64]>
+    /// Commits sent and not yet applied here, and commits applied: a refresh from the database
+    /// (several nodes) is taken only when none was under way while it read.
+    private let progress = Locked((pending: 0, finished: 0))
 
     init(_ initial: [CommitEffects.Key: Int64]) { value = Locked(initial) }
+
+    /// Before a COMMIT whose effects `apply` will add; `commitEnded` after, whatever became of it.
+    func commitStarting() { progress.withLock { $0.pending += 1 } }
+
+    func commitEnded() {
+        progress.withLock {
+            $0.finished += 1
+            $0.pending -= 1
+        }
+    }
+
+    /// Replaces the counts with what `load` reads from the database, unless a commit was under
+    /// way meanwhile: its change would be counted twice (read, then applied) or lost. The counts
+    /// are then left as they are, for the next refresh.
+    func refresh(_ load: () throws -> [CommitEffects.Key: Int64]) rethrows {
+        let start = progress.withLock { $0 }
+        guard start.pending == 0 else { return }
+        let total = try load()
+        value.withLock { counts in
+            let end = progress.withLock { $0 }
+            if end.pending == 0 && end.finished == start.finished { counts = total }
+        }
+    }
 
     func stats() -> QueueStats {
         value.withLock { counts in

@@ -545,3 +545,33 @@ extension SchemaUpgradeTests {
         await store.close()
     }
 }
+
+/// The in-memory counts are refreshed from the database (PostgreSQL, several nodes) only when no
+/// commit was under way while it read: a commit read there and then applied here would be
+/// counted twice (seen as 5 scheduled messages for 3 under load).
+@Suite struct CountsRefreshTests {
+    let key = CommitEffects.Key(channel: "sms", state: .scheduled)
+
+    @Test func aRefreshOverlappingACommitIsLeftForTheNextOne() {
+        let counts = CountsCache([key: 2])
+        var committed = CommitEffects()
+        committed.move("sms", from: nil, to: .scheduled)
+        // A commit is sent; the refresh reads the database, which already holds it.
+        counts.commitStarting()
+        counts.refresh { [key] in [key: 3] }
+        counts.apply(committed)
+        counts.commitEnded()
+        #expect(counts.stats().total[.scheduled] == 3)
+        // A commit that starts and ends while the refresh reads.
+        counts.refresh { [key] in
+            counts.commitStarting()
+            counts.apply(committed)
+            counts.commitEnded()
+            return [key: 3]
+        }
+        #expect(counts.stats().total[.scheduled] == 4)
+        // Nothing under way: the database's figure is taken (another node's changes arrive so).
+        counts.refresh { [key] in [key: 7] }
+        #expect(counts.stats().total[.scheduled] == 7)
+    }
+}

@@ -47,13 +47,16 @@ final class PostgresPool: @unchecked Sendable {
     private var running: Int
     private let beforeCommit: BeforeCommit
     private let afterCommit: AfterCommit
+    /// Told of every commit under way, so a refresh of the counts never overlaps one.
+    private let counts: CountsCache?
 
     /// Opens `size` connections (failing if the first cannot be opened) named `slot-0`, `slot-1`...
     init(
-        url: String, size: Int, slot: String, beforeCommit: @escaping BeforeCommit,
+        url: String, size: Int, slot: String, counts: CountsCache? = nil, beforeCommit: @escaping BeforeCommit,
         afterCommit: @escaping AfterCommit
     ) throws {
         self.url = url
+        self.counts = counts
         self.beforeCommit = beforeCommit
         self.afterCommit = afterCommit
         running = size
@@ -138,6 +141,13 @@ final class PostgresPool: @unchecked Sendable {
         do {
             try job.run(connection, &effects)
             try beforeCommit(connection, slot, effects)
+        } catch {
+            if connection.isHealthy { try? connection.execute("ROLLBACK") }
+            throw error
+        }
+        counts?.commitStarting()
+        defer { counts?.commitEnded() }
+        do {
             try connection.execute("COMMIT")
         } catch {
             if connection.isHealthy { try? connection.execute("ROLLBACK") }

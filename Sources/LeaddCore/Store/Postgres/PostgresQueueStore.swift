@@ -60,7 +60,7 @@ public final class PostgresQueueStore: QueueStore, PostgresQueueStoreHandle {
         let observers = queueObservers
         let node = settings.node
         pool = try PostgresPool(
-            url: settings.url, size: max(1, settings.pool), slot: settings.node,
+            url: settings.url, size: max(1, settings.pool), slot: settings.node, counts: counts,
             beforeCommit: { db, slot, effects in try Self.beforeCommit(db, slot: slot, node: node, effects) },
             afterCommit: { effects in
                 Self.afterCommit(effects, counts: counts, observers: observers, membership: membership)
@@ -97,6 +97,8 @@ public final class PostgresQueueStore: QueueStore, PostgresQueueStoreHandle {
                 let n = try Self.takeBack(
                     db, from: beat.dead, detail: InflightRecovery.detail(nodes: beat.dead), effects: &effects)
                 try Self.beforeCommit(db, slot: node + "/cluster", node: node, effects)
+                counts.commitStarting()
+                defer { counts.commitEnded() }
                 try db.execute("COMMIT")
                 Self.afterCommit(effects, counts: counts, observers: queueObservers, membership: membership)
                 try membership.forget(beat.dead, db)
@@ -108,8 +110,7 @@ public final class PostgresQueueStore: QueueStore, PostgresQueueStoreHandle {
                 throw error
             }
         }
-        let total = try Self.loadCounts(db)
-        counts.value.withLock { $0 = total }
+        try counts.refresh { try Self.loadCounts(db) }
         if beat.before != beat.after {
             logger.info("nodes sharing the store: \(beat.after.joined(separator: ", "))")
             try reopenOwnedLanes(db, onlyNew: beat.before)
