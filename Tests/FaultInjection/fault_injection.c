@@ -1,11 +1,18 @@
 /*
  * Disk faults on demand, for tests of a real leadd process: preloaded (LD_PRELOAD), this library
  * makes fdatasync and fsync fail with EIO while the file named by LEADD_FAULT_SYNC exists, as a
- * disk does when it loses a write. Everything else is passed to the C library unchanged.
+ * disk does when it loses a write. While the file named by LEADD_FAULT_WRITE_STALL exists,
+ * writes to the store's files (a path containing "leadd.db": the database and its log) wait, as
+ * on a disk that hangs; a file of that name with ".waiting" appended exists while a write waits,
+ * so a test can see that the stall has begun. Everything else is passed to the C library unchanged.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/types.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -34,4 +41,39 @@ int fsync(int fd) {
     }
     if (real == NULL) real = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
     return real(fd);
+}
+
+/* True for a descriptor of the store's files; read from /proc only while a stall is asked for. */
+static int is_store_file(int fd) {
+    char link[64], path[4096];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t length = readlink(link, path, sizeof path - 1);
+    if (length <= 0) return 0;
+    path[length] = 0;
+    return strstr(path, "leadd.db") != NULL;
+}
+
+static void wait_while_stalled(int fd) {
+    const char *stall = getenv("LEADD_FAULT_WRITE_STALL");
+    if (stall == NULL || access(stall, F_OK) != 0 || !is_store_file(fd)) return;
+    char waiting[4096];
+    snprintf(waiting, sizeof waiting, "%s.waiting", stall);
+    int marker = open(waiting, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+    if (marker >= 0) close(marker);
+    while (access(stall, F_OK) == 0) usleep(10000);
+    unlink(waiting);
+}
+
+ssize_t pwrite64(int fd, const void *buffer, size_t count, off_t offset) {
+    static ssize_t (*real)(int, const void *, size_t, off_t);
+    wait_while_stalled(fd);
+    if (real == NULL) real = (ssize_t (*)(int, const void *, size_t, off_t))dlsym(RTLD_NEXT, "pwrite64");
+    return real(fd, buffer, count, offset);
+}
+
+ssize_t pwrite(int fd, const void *buffer, size_t count, off_t offset) {
+    static ssize_t (*real)(int, const void *, size_t, off_t);
+    wait_while_stalled(fd);
+    if (real == NULL) real = (ssize_t (*)(int, const void *, size_t, off_t))dlsym(RTLD_NEXT, "pwrite");
+    return real(fd, buffer, count, offset);
 }

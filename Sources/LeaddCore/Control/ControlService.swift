@@ -435,6 +435,12 @@ public final class ControlService: Sendable {
                 switch channel.state {
                 case .running(let instance, let dispatcher):
                     object["breaker"] = Self.breaker(dispatcher)
+                    let batches = dispatcher.batches()
+                    object["batches"] = .object(
+                        JSONObject([
+                            "calling": .integer(Int64(batches.calling)),
+                            "recording": .integer(Int64(batches.recording)),
+                        ]))
                     object["version"] = .string(instance.table.version)
                     object["kind"] = .string(instance.table.channelKind)
                     object["abi"] = .string("\(instance.table.abiMajor).\(instance.table.abiMinor)")

@@ -24,7 +24,10 @@ public final class ChannelDispatcher: Sendable {
     private let metrics: LeaddMetrics
     private let events: EventBus
     public let waker = Waker()
+    /// Batches in flight: handed to the plugin, or answered with their outcomes not yet durable.
     private let inFlight = Atomic<Int>(0)
+    /// Of those, the batches the plugin has answered whose outcomes are being stored.
+    private let recording = Atomic<Int>(0)
     /// Set by a claim the store refused, so the loop waits before it tries again.
     private let claimFailed = Atomic<Bool>(false)
     private let breaker: Locked<CircuitBreaker>
@@ -201,8 +204,8 @@ public final class ChannelDispatcher: Sendable {
                 let route = Route(
                     senders: chosen.senders, used: chosen.used, instances: accounts?.instances(chosen.used) ?? [:])
                 let claim = Claim(picks: picks, tokens: tokens, used: chosen.used, now: now)
-                // The slot is the plugin call: it is free again as soon as the plugin answers,
-                // while the outcomes are still being recorded.
+                // The slot is held until the batch's outcomes are durable, so at most `concurrency`
+                // batches are ever sent and not yet recorded: all a crash can send twice.
                 let release: @Sendable () -> Void = {
                     self.inFlight.subtract(1, ordering: .acquiringAndReleasing)
                     self.waker.wake()
@@ -509,6 +512,12 @@ public final class ChannelDispatcher: Sendable {
         await waker.wait(upTo: min(.milliseconds(time - now), Self.maximumIdle))
     }
 
+    /// Batches in flight now: those with the plugin, and those whose outcomes are being stored.
+    public func batches() -> (calling: Int, recording: Int) {
+        let recording = recording.load(ordering: .relaxed)
+        return (max(inFlight.load(ordering: .relaxed) - recording, 0), recording)
+    }
+
     /// Messages held in memory that are due at `now` (a lower bound of what the store holds due).
     public func dueHeld(now: Int64) -> Int { horizon.withLock { $0.due(now: now) } }
 
@@ -666,7 +675,11 @@ public final class ChannelDispatcher: Sendable {
         let handedOver = clock.nowMilliseconds()
         let started = ContinuousClock.now
         let results = await send(batch, outbound, route: route)
-        release()
+        recording.add(1, ordering: .relaxed)
+        defer {
+            recording.subtract(1, ordering: .relaxed)
+            release()
+        }
         let sendDuration = ContinuousClock.now - started
         let now = clock.nowMilliseconds()
         let outcomes = zip(batch, results).map { message, result in
