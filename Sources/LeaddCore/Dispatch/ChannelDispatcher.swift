@@ -135,6 +135,8 @@ public final class ChannelDispatcher: Sendable {
                     continue
                 }
                 let now = clock.nowMilliseconds()
+                // The limits run on the monotonic clock: a step of the wall clock changes no allowance.
+                let tick = Self.monotonicMilliseconds()
                 // An open breaker keeps the messages queued, untouched, until it lets probes through.
                 let permission = breaker.withLock { breaker -> CircuitBreaker.Permission in
                     breaker.config = settings?.breaker ?? BreakerConfig()
@@ -172,11 +174,14 @@ public final class ChannelDispatcher: Sendable {
                         burst = burst.map { max(1, $0 / nodes) }
                     }
                     let (taken, next) = bucket.withLock { bucket -> (Int, Int64) in
-                        if bucket?.rate != rate || bucket?.burst != (burst ?? bucket?.burst) {
-                            bucket = TokenBucket(rate: rate, burst: burst, now: now)
+                        if let old = bucket, old.rate != rate || (burst != nil && old.burst != burst) {
+                            // A new limit keeps the tokens held: a reload never hands out a fresh burst.
+                            bucket = old.retuned(rate: rate, burst: burst, now: tick)
+                        } else if bucket == nil {
+                            bucket = TokenBucket(rate: rate, burst: burst, now: tick)
                         }
-                        let taken = bucket!.take(limit, now: now)
-                        return (taken, bucket!.nextToken(now: now))
+                        let taken = bucket!.take(limit, now: tick)
+                        return (taken, now + bucket!.nextToken(now: tick) - tick)
                     }
                     if taken == 0 {
                         await sleep(until: next, now: now)
@@ -187,10 +192,10 @@ public final class ChannelDispatcher: Sendable {
                 } else {
                     bucket.withLock { $0 = nil }
                 }
-                let chosen = pick(now: now, limit: limit, channelOpenUntil: channelOpenUntil)
+                let chosen = pick(now: now, tick: tick, limit: limit, channelOpenUntil: channelOpenUntil)
                 let picks = chosen.rows
                 if let tokens, picks.count < tokens {
-                    bucket.withLock { $0?.giveBack(tokens - picks.count, now: now) }
+                    bucket.withLock { $0?.giveBack(tokens - picks.count, now: tick) }
                 }
                 if picks.isEmpty {
                     // Every entry due now was looked at and held back: wake when the first of them
@@ -203,7 +208,8 @@ public final class ChannelDispatcher: Sendable {
                 let retry = RetryPolicy(settings?.retry ?? RetryConfig())
                 let route = Route(
                     senders: chosen.senders, used: chosen.used, instances: accounts?.instances(chosen.used) ?? [:])
-                let claim = Claim(picks: picks, tokens: tokens, used: chosen.used, now: now)
+                let claim = Claim(
+                    picks: picks, tokens: tokens, used: chosen.used, senders: chosen.senders, now: now, tick: tick)
                 // The slot is held until the batch's outcomes are durable, so at most `concurrency`
                 // batches are ever sent and not yet recorded: all a crash can send twice.
                 let release: @Sendable () -> Void = {
@@ -290,7 +296,7 @@ public final class ChannelDispatcher: Sendable {
     /// Chooses the next messages: priorities, fair share, sending windows, tenant, campaign and
     /// sender limits. A message of a tenant with senders on this channel goes through one of
     /// them; any other through the channel's own settings, unless its breaker is open.
-    private func pick(now: Int64, limit: Int, channelOpenUntil: Int64?) -> Pick {
+    private func pick(now: Int64, tick: Int64, limit: Int, channelOpenUntil: Int64?) -> Pick {
         let current = config.current
         let generation = config.generation
         let rules = self.rules
@@ -305,16 +311,16 @@ public final class ChannelDispatcher: Sendable {
                         var chosen: String?
                         if senders {
                             let own = rules.tenants.settings(for: lane.tenant, config: current, generation: generation)
-                            switch gate.choose(among: own.senders, key: lane.tenant, now: now) {
+                            switch gate.choose(among: own.senders, key: lane.tenant, now: now, tick: tick) {
                             case .sender(let id): chosen = id
                             case .notBefore(let time): return .notBefore(time)
                             case .channelDefault: break
                             }
                         }
                         if chosen == nil, let until = channelOpenUntil { return .notBefore(until) }
-                        let answer = rules.permit(lane, config: current, generation: generation, now: now)
+                        let answer = rules.permit(lane, config: current, generation: generation, now: now, tick: tick)
                         guard answer == .granted else {
-                            if let chosen { gate.giveBack(chosen, now: now) }
+                            if let chosen { gate.giveBack(chosen, now: tick) }
                             return answer
                         }
                         choices.append(chosen)
@@ -334,8 +340,9 @@ public final class ChannelDispatcher: Sendable {
                 channel: settings, directory: rules.senders, config: config.current, generation: config.generation)
         else { return }
         let now = clock.nowMilliseconds()
+        let tick = Self.monotonicMilliseconds()
         gate.withLock { gate in
-            gate.update(senders.map(\.0), breaker: settings?.breaker ?? BreakerConfig(), now: now)
+            gate.update(senders.map(\.0), breaker: settings?.breaker ?? BreakerConfig(), now: now, tick: tick)
             for (sender, ready) in senders { gate.setReady(sender.id, ready) }
         }
     }
@@ -345,8 +352,15 @@ public final class ChannelDispatcher: Sendable {
         var picks: [QueuedRow]
         var tokens: Int?
         var used: [String]
+        var senders: [Int64: String]
         var now: Int64
+        var tick: Int64
     }
+
+    /// How late a batch may be handed over after its pick took the tokens for it. A claim that
+    /// took longer (the store held up) is not sent on those tokens: its messages, still claimed,
+    /// are picked again, so batches picked during a stall never go out together after it.
+    static let handOffSlack: Int64 = 100
 
     /// Claims the picked rows; nil when none could be claimed, with what the pick took given back.
     private func take(_ claim: Claim) async -> [ClaimedMessage]? {
@@ -355,7 +369,7 @@ public final class ChannelDispatcher: Sendable {
             batch = try await prefetch.take(claim.picks)
         } catch {
             horizon.withLock { $0.putBack(claim.picks) }
-            if claim.tokens != nil { bucket.withLock { $0?.giveBack(claim.picks.count, now: claim.now) } }
+            if claim.tokens != nil { bucket.withLock { $0?.giveBack(claim.picks.count, now: claim.tick) } }
             releaseSenders(claim.used, claimed: [], sent: [], results: [], route: [:], now: claim.now)
             logger.error("cannot claim due messages: \(error)")
             claimFailed.store(true, ordering: .releasing)
@@ -363,6 +377,21 @@ public final class ChannelDispatcher: Sendable {
         }
         if batch.isEmpty {
             releaseSenders(claim.used, claimed: [], sent: [], results: [], route: [:], now: claim.now)
+            return nil
+        }
+        let tick = Self.monotonicMilliseconds()
+        if tick - claim.tick > Self.handOffSlack {
+            // Kept claimed for the next pick, which takes tokens again as the limits stand then.
+            let ids = Set(batch.map(\.id))
+            let rows = claim.picks.filter { ids.contains($0.entry.id) }
+            prefetch.hold(batch)
+            horizon.withLock { $0.putBack(rows) }
+            for row in rows { rules.giveBack(row.lane, tick: tick) }
+            if claim.tokens != nil { bucket.withLock { $0?.giveBack(claim.picks.count, now: tick) } }
+            let senders = rows.compactMap { claim.senders[$0.entry.id] }
+            gate.withLock { gate in for id in senders { gate.giveBack(id, now: tick) } }
+            releaseSenders(claim.used, claimed: [], sent: [], results: [], route: [:], now: claim.now)
+            waker.wake()
             return nil
         }
         return batch
@@ -446,6 +475,7 @@ public final class ChannelDispatcher: Sendable {
     private func prefetchLoop() async {
         while !Task.isCancelled {
             let now = clock.nowMilliseconds()
+            let tick = Self.monotonicMilliseconds()
             let (room, known) = prefetch.room()
             var claim: Task<Void, Never>?
             if room > 0, breaker.withLock({ $0.state == .closed }) {
@@ -481,7 +511,7 @@ public final class ChannelDispatcher: Sendable {
                         let left =
                             allowance[row.lane.tenant]
                             ?? rules.tenantBuckets.available(
-                                row.lane.tenant, rate: tenant.rate, burst: tenant.burst, now: now)
+                                row.lane.tenant, rate: tenant.rate, burst: tenant.burst, now: tick)
                         guard left > 0 else { return false }
                         allowance[row.lane.tenant] = left - 1
                         return rules.windowClosedUntil(

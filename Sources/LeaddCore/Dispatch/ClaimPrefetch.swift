@@ -91,6 +91,11 @@ final class ClaimPrefetch: Sendable {
         return ready + (try await store.claim(channel: channel, rest))
     }
 
+    /// Keeps claimed messages for a later pick (a batch that could not be handed over in time).
+    func hold(_ messages: [ClaimedMessage]) {
+        state.withLock { s in for message in messages { s.claimed[message.id] = message } }
+    }
+
     /// Takes out what was claimed ahead for `campaign` (paused or cancelled), once any claim
     /// under way has landed.
     func takeAll(campaign: String?) async -> [ClaimedMessage] {

@@ -63,7 +63,11 @@ public final class SendRules: Sendable {
     }
 
     /// Asked once per message picked; takes the campaign's and the tenant's tokens when granted.
-    public func permit(_ lane: QueueLane, config: LeaddConfig, generation: Int, now: Int64) -> HorizonQueue.Permit {
+    /// `now` is the wall time (windows, due times), `tick` the monotonic one the buckets run on.
+    public func permit(
+        _ lane: QueueLane, config: LeaddConfig, generation: Int, now: Int64, tick: Int64? = nil
+    ) -> HorizonQueue.Permit {
+        let tick = tick ?? now
         let tenant = tenants.settings(for: lane.tenant, config: config, generation: generation)
         var campaign: Campaign?
         if !lane.campaign.isEmpty {
@@ -80,11 +84,19 @@ public final class SendRules: Sendable {
             return .notBefore(opening)
         }
         if let campaign, campaign.rate != nil {
-            let answer = campaignBuckets.permit(campaign.id, rate: campaign.rate, burst: nil, now: now)
+            let answer = campaignBuckets.permit(campaign.id, rate: campaign.rate, burst: nil, now: now, tick: tick)
             guard answer == .granted else { return answer }
         }
-        let answer = tenantBuckets.permit(lane.tenant, rate: tenant.rate, burst: tenant.burst, now: now)
-        if answer != .granted, let campaign, campaign.rate != nil { campaignBuckets.giveBack(campaign.id, now: now) }
+        let answer = tenantBuckets.permit(lane.tenant, rate: tenant.rate, burst: tenant.burst, now: now, tick: tick)
+        if answer != .granted, let campaign, campaign.rate != nil { campaignBuckets.giveBack(campaign.id, now: tick) }
         return answer
+    }
+
+    /// Returns the tokens `permit` took for a message of `lane` that did not go after all.
+    public func giveBack(_ lane: QueueLane, tick: Int64) {
+        if !lane.campaign.isEmpty, campaigns.campaign(lane.campaign)?.rate != nil {
+            campaignBuckets.giveBack(lane.campaign, now: tick)
+        }
+        tenantBuckets.giveBack(lane.tenant, now: tick)
     }
 }

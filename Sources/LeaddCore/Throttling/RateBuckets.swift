@@ -2,7 +2,9 @@ import LeaddSync
 
 // Token buckets by key: one per tenant (`tenants.*.rate`, shared by every channel, so a tenant
 // allowed 1000/min sends at most that many a minute whichever channels they go out on), or one
-// per campaign. Buckets are made on first use and rebuilt when a reload changes the rate.
+// per campaign. Buckets are made on first use and keep their tokens when a reload changes the
+// rate. They run on `tick`, a monotonic time (a step of the wall clock neither stops nor frees
+// sending); their answers are wall times, as the scheduler's.
 
 //
 // A full bucket is the same as one made anew, so full buckets are dropped when the map has grown
@@ -21,40 +23,45 @@ public final class RateBuckets: Sendable {
 
     public init() {}
 
-    /// Takes one token for `key` at `now` if its limit allows; no rate means no limit.
-    public func permit(_ key: String, rate: Rate?, burst: Int?, now: Int64) -> HorizonQueue.Permit {
+    /// Takes one token for `key` at `now` (wall time; `tick`, monotonic, defaults to it) if its
+    /// limit allows; no rate means no limit.
+    public func permit(_ key: String, rate: Rate?, burst: Int?, now: Int64, tick: Int64? = nil) -> HorizonQueue.Permit {
         guard let rate else { return .granted }
+        let tick = tick ?? now
         return map.withLock { map in
             // Swept when the map outgrew its mark, and once a minute while it is large.
             let count = map.buckets.count
-            if count >= map.sweepAt || (count >= Self.firstSweep && now - map.lastSweep >= 60_000) {
-                map.buckets = map.buckets.filter { $0.value.available(now: now) < $0.value.burst }
+            if count >= map.sweepAt || (count >= Self.firstSweep && tick - map.lastSweep >= 60_000) {
+                map.buckets = map.buckets.filter { $0.value.available(now: tick) < $0.value.burst }
                 map.sweepAt = max(Self.firstSweep, 2 * map.buckets.count)
-                map.lastSweep = now
+                map.lastSweep = tick
             }
-            var bucket = map.buckets[key]
-            if bucket == nil || bucket!.rate != rate || (burst != nil && bucket!.burst != burst) {
-                bucket = TokenBucket(rate: rate, burst: burst, now: now)
-            }
+            var bucket = Self.tuned(map.buckets[key], rate: rate, burst: burst, tick: tick)
             defer { map.buckets[key] = bucket }
-            return bucket!.take(1, now: now) == 1 ? .granted : .notBefore(bucket!.nextToken(now: now))
+            return bucket.take(1, now: tick) == 1 ? .granted : .notBefore(now + bucket.nextToken(now: tick) - tick)
         }
     }
 
-    /// Tokens `key` has at `now`, without taking any; no rate means no limit.
-    public func available(_ key: String, rate: Rate?, burst: Int?, now: Int64) -> Int {
+    /// `bucket` as the limit is now: made full when new, its tokens kept when the limit changed.
+    private static func tuned(_ bucket: TokenBucket?, rate: Rate, burst: Int?, tick: Int64) -> TokenBucket {
+        guard let bucket else { return TokenBucket(rate: rate, burst: burst, now: tick) }
+        if bucket.rate != rate || (burst != nil && bucket.burst != burst) {
+            return bucket.retuned(rate: rate, burst: burst, now: tick)
+        }
+        return bucket
+    }
+
+    /// Tokens `key` has at `tick`, without taking any; no rate means no limit.
+    public func available(_ key: String, rate: Rate?, burst: Int?, now tick: Int64) -> Int {
         guard let rate else { return .max }
         return map.withLock { map in
-            guard let bucket = map.buckets[key], bucket.rate == rate, burst == nil || bucket.burst == burst else {
-                return TokenBucket(rate: rate, burst: burst, now: now).burst
-            }
-            return bucket.available(now: now)
+            Self.tuned(map.buckets[key], rate: rate, burst: burst, tick: tick).available(now: tick)
         }
     }
 
     /// Returns a token taken for a message that did not go after all.
-    public func giveBack(_ key: String, now: Int64) {
-        map.withLock { $0.buckets[key]?.giveBack(1, now: now) }
+    public func giveBack(_ key: String, now tick: Int64) {
+        map.withLock { $0.buckets[key]?.giveBack(1, now: tick) }
     }
 
     /// Keys with a bucket, for tests and status.

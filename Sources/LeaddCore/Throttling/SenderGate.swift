@@ -2,7 +2,8 @@
 // sender has its own token bucket, concurrency and circuit breaker, so one sender that is
 // throttled, busy or suspended by its provider holds back only the tenants bound to it. Among a
 // tenant's usable senders the choice rotates (round robin), skipping those that may not send.
-// A value told the time; the dispatcher owns one per channel.
+// A value told the time (the wall time, and a monotonic `tick` its buckets run on); the
+// dispatcher owns one per channel.
 
 public struct SenderGate: Sendable {
     public struct Slot: Sendable {
@@ -33,13 +34,17 @@ public struct SenderGate: Sendable {
 
     public var isEmpty: Bool { slots.isEmpty }
 
-    /// Takes in the channel's senders as they are now, keeping each one's bucket, breaker and
-    /// calls in flight unless its limits changed.
-    public mutating func update(_ senders: [Sender], breaker config: BreakerConfig, now: Int64) {
+    /// Takes in the channel's senders as they are now, keeping each one's bucket (with the
+    /// tokens it holds, when its limits changed), breaker and calls in flight.
+    public mutating func update(_ senders: [Sender], breaker config: BreakerConfig, now: Int64, tick: Int64? = nil) {
         var next: [String: Slot] = [:]
         for sender in senders {
             if var slot = slots[sender.id] {
-                if slot.sender.rate != sender.rate || slot.sender.burst != sender.burst { slot.bucket = nil }
+                if slot.sender.rate != sender.rate || slot.sender.burst != sender.burst {
+                    slot.bucket = sender.rate.flatMap { rate in
+                        slot.bucket?.retuned(rate: rate, burst: sender.burst, now: tick ?? now)
+                    }
+                }
                 slot.sender = sender
                 slot.breaker.config = config
                 next[sender.id] = slot
@@ -54,7 +59,8 @@ public struct SenderGate: Sendable {
 
     /// Chooses among `candidates` (sender ids of any channel; those not on this one are ignored)
     /// for one message, taking a token from the chosen sender's bucket.
-    public mutating func choose(among candidates: [String], key: String, now: Int64) -> Choice {
+    public mutating func choose(among candidates: [String], key: String, now: Int64, tick: Int64? = nil) -> Choice {
+        let tick = tick ?? now
         let mine = candidates.filter { slots[$0] != nil }
         guard !mine.isEmpty else { return .channelDefault }
         let start = turn[key, default: 0]
@@ -86,9 +92,9 @@ public struct SenderGate: Sendable {
                 continue
             }
             if let rate = slot.sender.rate {
-                if slot.bucket == nil { slot.bucket = TokenBucket(rate: rate, burst: slot.sender.burst, now: now) }
-                guard slot.bucket!.take(1, now: now) == 1 else {
-                    earliest = min(earliest, slot.bucket!.nextToken(now: now))
+                if slot.bucket == nil { slot.bucket = TokenBucket(rate: rate, burst: slot.sender.burst, now: tick) }
+                guard slot.bucket!.take(1, now: tick) == 1 else {
+                    earliest = min(earliest, now + slot.bucket!.nextToken(now: tick) - tick)
                     slots[id] = slot
                     continue
                 }
@@ -102,8 +108,8 @@ public struct SenderGate: Sendable {
     }
 
     /// Undoes a choice for a message that did not go after all (another limit held it back).
-    public mutating func giveBack(_ id: String, now: Int64) {
-        slots[id]?.bucket?.giveBack(1, now: now)
+    public mutating func giveBack(_ id: String, now tick: Int64) {
+        slots[id]?.bucket?.giveBack(1, now: tick)
         if let n = picked[id] { picked[id] = n > 1 ? n - 1 : nil }
     }
 

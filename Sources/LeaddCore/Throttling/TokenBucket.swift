@@ -1,7 +1,9 @@
 // A token bucket, as a value told the time: `rate` refills it continuously up to `burst`, and
 // taking n tokens means sending n messages. Counted exactly, in thousandths of a token plus the
 // remainder of the division, so neither rounding nor frequent polling ever gains or loses a
-// token: the limit holds over any window and slow rates still refill.
+// token: the limit holds over any window and slow rates still refill. It is meant to be told a
+// monotonic time; told a time earlier than before, it starts counting again from there rather
+// than waiting for the old time to come back.
 
 public struct TokenBucket: Sendable, Equatable {
     public let rate: Rate
@@ -22,6 +24,14 @@ public struct TokenBucket: Sendable, Equatable {
         self.burst = min(max(burst ?? Int(second), 1), Self.largestBurst)
         self.milliTokens = Int64(self.burst) * 1000
         self.since = now
+    }
+
+    /// The same bucket under a new rate or burst: it keeps the tokens it holds (no more than the
+    /// new burst), so changing a limit never hands out a fresh burst.
+    public func retuned(rate: Rate, burst: Int?, now: Int64) -> TokenBucket {
+        var next = TokenBucket(rate: rate, burst: burst, now: now)
+        next.milliTokens = min(current(now: now).0, next.capacity)
+        return next
     }
 
     private var capacity: Int64 { Int64(burst) * 1000 }
@@ -45,7 +55,7 @@ public struct TokenBucket: Sendable, Equatable {
 
     private mutating func advance(to now: Int64) {
         (milliTokens, carry) = current(now: now)
-        since = max(now, since)
+        since = now
     }
 
     /// Whole tokens available at `now`.
@@ -72,6 +82,6 @@ public struct TokenBucket: Sendable, Equatable {
         if tokens >= 1000 { return now }
         // Smallest t with (t * perPeriod + carry) / period >= missing: round up.
         let needed = (1000 - tokens) * period - carry
-        return max(now, since) + (needed + perPeriod - 1) / perPeriod
+        return now + (needed + perPeriod - 1) / perPeriod
     }
 }

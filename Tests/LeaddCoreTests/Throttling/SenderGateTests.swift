@@ -116,7 +116,9 @@ import Testing
         _ = gate.finished("a", calls: 4, failures: 4, now: 0)
         gate.update([sender("a", rate: 100)], breaker: breaker, now: 1)
         #expect(gate.slots["a"]?.breaker.state == .open(until: 10_000))
-        #expect(gate.slots["a"]?.bucket == nil)
+        // The new limit keeps the tokens held: none were left, so no fresh burst.
+        #expect(gate.slots["a"]?.bucket?.rate == Rate(count: 100, per: .seconds(1)))
+        #expect(gate.slots["a"]?.bucket?.available(now: 1) == 0)
         gate.update([], breaker: breaker, now: 2)
         #expect(gate.isEmpty)
     }

@@ -50,6 +50,17 @@ import Testing
         #expect(b.take(5, now: 0) == 3)
     }
 
+    /// A clock that steps back (told an earlier time than before) must not stop the refills until
+    /// the old time comes round again, nor hand out tokens for the step.
+    @Test func aStepBackInTimeNeitherFreezesNorFillsTheBucket() {
+        var b = TokenBucket(rate: tenPerSecond, burst: 5, now: 3_600_000)
+        #expect(b.take(5, now: 3_600_000) == 5)
+        #expect(b.take(1, now: 1_000) == 0)
+        #expect(b.nextToken(now: 1_000) == 1_100)
+        #expect(b.take(1, now: 1_100) == 1)
+        #expect(b.take(10, now: 1_300) == 2)
+    }
+
     @Test func theDefaultBurstIsOneSecondOfTheRate() {
         #expect(TokenBucket(rate: Rate(count: 80, per: .seconds(1)), now: 0).burst == 80)
         #expect(TokenBucket(rate: Rate(count: 1, per: .seconds(60)), now: 0).burst == 1)
@@ -101,9 +112,22 @@ import Testing
         // A token given back can be taken again.
         buckets.giveBack("a", now: 0)
         #expect(buckets.permit("a", rate: rate, burst: 2, now: 0) == .granted)
-        // A reload that changes the rate starts a fresh bucket.
+        // A reload that changes the rate keeps the tokens held (none): no fresh burst, the new
+        // rate's first token comes 100 ms on.
         rate = Rate(count: 10, per: .seconds(1))
-        #expect(buckets.permit("a", rate: rate, burst: 2, now: 0) == .granted)
+        #expect(buckets.permit("a", rate: rate, burst: 2, now: 0) == .notBefore(100))
+        #expect(buckets.permit("a", rate: rate, burst: 5, now: 100) == .granted)
+        #expect(buckets.permit("a", rate: rate, burst: 5, now: 100) == .notBefore(200))
+    }
+
+    /// The buckets run on the monotonic `tick`; their answers are wall times.
+    @Test func bucketsRunOnTheTickAndAnswerInWallTime() {
+        let buckets = RateBuckets()
+        let rate = Rate(count: 10, per: .seconds(1))
+        #expect(buckets.permit("a", rate: rate, burst: 1, now: 5_000_000, tick: 0) == .granted)
+        // The wall clock stepped back an hour: the bucket, on the tick, refills as before.
+        #expect(buckets.permit("a", rate: rate, burst: 1, now: 1_400_000, tick: 50) == .notBefore(1_400_050))
+        #expect(buckets.permit("a", rate: rate, burst: 1, now: 1_400_050, tick: 100) == .granted)
     }
 
     /// Tenants that sent once long ago hold no memory: full buckets are swept out, and a tenant
