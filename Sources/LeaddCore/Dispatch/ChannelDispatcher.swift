@@ -236,7 +236,11 @@ public final class ChannelDispatcher: Sendable {
                 if !chosen.used.isEmpty {
                     var claimedBy: [String: Int] = [:]
                     for m in batch { if let id = chosen.senders[m.id] { claimedBy[id, default: 0] += 1 } }
-                    gate.withLock { gate in for (id, n) in claimedBy { gate.sent(id, n) } }
+                    handed.senderEpochs = gate.withLock { gate in
+                        claimedBy.reduce(into: [:]) { epochs, claimed in
+                            epochs[claimed.key] = gate.sent(claimed.key, claimed.value)
+                        }
+                    }
                 }
                 inFlight.add(1, ordering: .acquiringAndReleasing)
                 group.addTask { await self.deliver(batch, retry: retry, route: sentRoute, release: release) }
@@ -409,10 +413,12 @@ public final class ChannelDispatcher: Sendable {
     }
 
     /// Frees the senders' calls of a batch and feeds their breakers what their messages met:
-    /// `claimed` were claimed for the call, `sent` (with `results`) reached the plugin.
+    /// `claimed` were claimed for the call, `sent` (with `results`) reached the plugin; `epochs`,
+    /// each breaker's epoch when the call was made, keep a call made before a breaker opened from
+    /// counting as one of its probes.
     private func releaseSenders(
         _ used: [String], claimed: [ClaimedMessage], sent: [ClaimedMessage], results: [PluginResult],
-        route: [Int64: String], now: Int64
+        route: [Int64: String], epochs: [String: Int] = [:], now: Int64
     ) {
         guard !used.isEmpty else { return }
         var counts: [String: (calls: Int, failures: Int, unsent: Int)] = [:]
@@ -431,7 +437,7 @@ public final class ChannelDispatcher: Sendable {
                 let pause = Self.pause(asked: answers[id] ?? [], now: now)
                 return gate.finished(
                     id, calls: c.calls, failures: c.failures, unsent: c.unsent, now: now, waitUntil: pause?.until,
-                    cause: pause?.cause
+                    cause: pause?.cause, epoch: epochs[id]
                 ).map { (id, $0, gate.slots[id]?.breaker.reason) }
             }
         }
@@ -626,6 +632,8 @@ public final class ChannelDispatcher: Sendable {
         var instances: [String: PluginInstance] = [:]
         /// The channel breaker's epoch when the batch was handed over.
         var breakerEpoch: Int?
+        /// Each sender breaker's epoch when the batch was handed over.
+        var senderEpochs: [String: Int] = [:]
     }
 
     /// Hands each message to its sender's instance (or the channel's), the groups side by side.
@@ -693,7 +701,9 @@ public final class ChannelDispatcher: Sendable {
         if ownHeldBack > 0 { breaker.withLock { $0.unsent(ownHeldBack, epoch: route.breakerEpoch) } }
         if batch.isEmpty {
             release()
-            releaseSenders(route.used, claimed: claimed, sent: [], results: [], route: route.senders, now: checkedAt)
+            releaseSenders(
+                route.used, claimed: claimed, sent: [], results: [], route: route.senders, epochs: route.senderEpochs,
+                now: checkedAt)
             await recordDurably(outside)
             return
         }
@@ -728,7 +738,8 @@ public final class ChannelDispatcher: Sendable {
         }
         if let changed { breakerChanged(to: changed, now: now, why: breaker.withLock { $0.reason }) }
         releaseSenders(
-            route.used, claimed: claimed, sent: batch, results: results, route: route.senders, now: now)
+            route.used, claimed: claimed, sent: batch, results: results, route: route.senders,
+            epochs: route.senderEpochs, now: now)
         // Fallback messages are stored before the failures are recorded, so a crash between the
         // two sends the failed message again rather than losing its fallback.
         await enqueueFallbacks(batch, outcomes, now: now)

@@ -121,22 +121,25 @@ public struct SenderGate: Sendable {
         return used
     }
 
-    /// Notes that `count` messages were claimed for the sender's call (probes, when half-open).
-    public mutating func sent(_ id: String, _ count: Int) { slots[id]?.breaker.sent(count) }
+    /// Notes that `count` messages were claimed for the sender's call (probes, when half-open);
+    /// returns the breaker's epoch, which the call's results carry back.
+    @discardableResult
+    public mutating func sent(_ id: String, _ count: Int) -> Int? { slots[id]?.breaker.sent(count) }
 
     /// Notes that a sender's call came back (or never went): frees its slot and records the
-    /// results in its breaker; `unsent` of the messages claimed for it were held back before the
-    /// call; `waitUntil` pauses it when the provider asked to be left alone. Returns the
-    /// breaker's new state when it changed.
+    /// results in its breaker, unless they belong to an earlier epoch of it (a call made before it
+    /// opened says nothing of the provider now); `unsent` of the messages claimed for it were held
+    /// back before the call; `waitUntil` pauses it when the provider asked to be left alone.
+    /// Returns the breaker's new state when it changed.
     public mutating func finished(
         _ id: String, calls: Int, failures: Int, unsent: Int = 0, now: Int64, waitUntil: Int64? = nil,
-        cause: String? = nil
+        cause: String? = nil, epoch: Int? = nil
     ) -> CircuitBreaker.State? {
         guard var slot = slots[id] else { return nil }
         slot.inFlight = max(slot.inFlight - 1, 0)
-        slot.breaker.unsent(unsent)
+        slot.breaker.unsent(unsent, epoch: epoch)
         let changed = slot.breaker.record(
-            calls: calls, failures: failures, now: now, waitUntil: waitUntil, cause: cause)
+            calls: calls, failures: failures, now: now, waitUntil: waitUntil, cause: cause, epoch: epoch)
         slots[id] = slot
         return changed
     }

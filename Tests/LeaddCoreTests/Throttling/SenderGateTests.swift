@@ -108,6 +108,28 @@ import Testing
         #expect(gate.choose(among: ["a"], key: "t", now: 0) == .notBefore(1_000))
     }
 
+    /// A call made before a sender's breaker opened comes back while it is half-open: its
+    /// successes say nothing of the provider now and must not close the breaker.
+    @Test func aCallFromBeforeTheBreakerOpenedIsNoProbe() {
+        var gate = SenderGate()
+        gate.update([sender("a")], breaker: breaker, now: 0)
+        #expect(gate.choose(among: ["a"], key: "t", now: 0) == .sender("a"))
+        _ = gate.finishPick()
+        let before = gate.sent("a", 4)
+        #expect(gate.choose(among: ["a"], key: "t", now: 0) == .sender("a"))
+        _ = gate.finishPick()
+        let failing = gate.sent("a", 4)
+        #expect(gate.finished("a", calls: 4, failures: 4, now: 1, epoch: failing) == .open(until: 10_001))
+        // Half-open: the probes go out, and then the old call answers with four successes.
+        #expect(gate.choose(among: ["a"], key: "t", now: 10_001) == .sender("a"))
+        _ = gate.finishPick()
+        let probes = gate.sent("a", 2)
+        #expect(gate.finished("a", calls: 4, failures: 0, now: 10_002, epoch: before) == nil)
+        #expect(gate.slots["a"]?.breaker.state == .halfOpen)
+        // The probes' own answers decide.
+        #expect(gate.finished("a", calls: 2, failures: 0, now: 10_003, epoch: probes) == .closed)
+    }
+
     @Test func anUpdateKeepsBreakersAndRebuildsChangedBuckets() {
         var gate = SenderGate()
         gate.update([sender("a", rate: 1)], breaker: breaker, now: 0)
