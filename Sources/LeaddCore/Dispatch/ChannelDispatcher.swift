@@ -557,10 +557,26 @@ public final class ChannelDispatcher: Sendable {
     /// Messages held in memory that are due at `now` (a lower bound of what the store holds due).
     public func dueHeld(now: Int64) -> Int { horizon.withLock { $0.due(now: now) } }
 
-    /// True when the loop has gone round within `interval`: it wakes at least every second, so a
-    /// loop that stops beating is stuck (in the store, or in a plugin that never answers).
+    /// True when the loop has gone round within `interval` (it wakes at least every second, so a
+    /// loop that stops beating is stuck in the store) and no plugin instance of the channel is
+    /// stuck: a batch given up at `plugin_timeout` still unanswered a whole `plugin_timeout`
+    /// later means the plugin itself hangs, and only a restart frees it.
     public func isAlive(within interval: Duration) -> Bool {
-        Self.monotonicMilliseconds() - lastBeat.load(ordering: .relaxed) <= interval.milliseconds
+        guard Self.monotonicMilliseconds() - lastBeat.load(ordering: .relaxed) <= interval.milliseconds else {
+            return false
+        }
+        return stuckPlugin() == nil
+    }
+
+    /// The instance (the channel's own, or a sender's) stuck longer than `plugin_timeout`, if any.
+    public func stuckPlugin() -> String? {
+        let timeout =
+            config.current.channel(named: name)?.pluginTimeout ?? ChannelConfig(name: "", plugin: "").pluginTimeout
+        if let stuck = plugin.unansweredFor(), stuck > timeout { return name }
+        for instance in accounts?.all() ?? [] {
+            if let stuck = instance.unansweredFor(), stuck > timeout { return "\(name) (a sender's instance)" }
+        }
+        return nil
     }
 
     /// Failed and dead messages are worth a log line each, with fields to find them by.

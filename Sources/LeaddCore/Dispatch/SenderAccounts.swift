@@ -86,6 +86,9 @@ final class SenderAccounts: Sendable {
         }
     }
 
+    /// Every sender's running instance.
+    func all() -> [PluginInstance] { state.withLock { $0.accounts.values.map(\.instance) } }
+
     func shutdownAll() {
         let all = state.withLock { s in
             defer { s.accounts = [:] }

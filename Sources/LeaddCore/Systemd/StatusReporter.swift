@@ -61,7 +61,11 @@ public final class StatusReporter: Sendable {
                 notifier.watchdog()
                 warned = false
             } else if !warned {
-                logger.critical("a dispatch loop is stuck; not pinging the watchdog")
+                if let stuck = runtime.channels.lazy.compactMap({ $0.dispatcher?.stuckPlugin() }).first {
+                    logger.critical("the plugin of channel \(stuck) is stuck; not pinging the watchdog")
+                } else {
+                    logger.critical("a dispatch loop is stuck; not pinging the watchdog")
+                }
                 warned = true
             }
             try? await Task.sleep(for: interval / 2)

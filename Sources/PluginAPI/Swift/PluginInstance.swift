@@ -163,8 +163,18 @@ public final class PluginInstance: Sendable {
         for p in owned { free(p) }
     }
 
-    /// `nil` when the plugin says it is healthy, else its reason.
+    /// How long the oldest batch given up at its deadline has gone unanswered since; nil when
+    /// the plugin has answered every batch (late answers count: they show it is not stuck).
+    public func unansweredFor() -> Duration? {
+        bridge.oldestLate().map { .nanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - $0)) }
+    }
+
+    /// `nil` when the plugin says it is healthy, else its reason. A plugin that left a batch
+    /// unanswered past its deadline is not asked: it is stuck, and may be stuck in there too.
     public func healthProblem() -> String? {
+        if let stuck = unansweredFor() {
+            return "stuck: a batch given up at its deadline \(stuck.components.seconds)s ago is still unanswered"
+        }
         var out = [CChar](repeating: 0, count: 256)
         let status = table.table.pointee.health(instance, &out, 256)
         if status == 0 { return nil }
@@ -212,6 +222,8 @@ final class CompletionBridge: Sendable {
     private struct State {
         var nextBatch: UInt64 = 1
         var pending: [UInt64: Pending] = [:]
+        /// Batches given up at their deadline and not answered since, with when (uptime ns).
+        var late: [UInt64: UInt64] = [:]
     }
 
     private let state = Locked(State())
@@ -237,6 +249,7 @@ final class CompletionBridge: Sendable {
         let index = Int(token & ((1 << Self.indexBits) - 1))
         // Mutate in place: binding the pending batch to a local would copy its results array.
         let finished: Pending? = state.withLock { state in
+            if !state.late.isEmpty { state.late[batch] = nil }
             guard let count = state.pending[batch]?.results.count, index < count,
                 state.pending[batch]?.results[index] == nil
             else { return nil }
@@ -251,9 +264,17 @@ final class CompletionBridge: Sendable {
 
     /// Answers the messages of `batch` still waiting with `result`; nothing when it is done.
     func abandon(batch: UInt64, with result: PluginResult) {
-        guard let pending = state.withLock({ $0.pending.removeValue(forKey: batch) }) else { return }
+        let given = state.withLock { state in
+            let pending = state.pending.removeValue(forKey: batch)
+            if pending != nil { state.late[batch] = DispatchTime.now().uptimeNanoseconds }
+            return pending
+        }
+        guard let pending = given else { return }
         pending.continuation.resume(returning: pending.results.map { $0 ?? result })
     }
+
+    /// When the oldest batch given up and still unanswered was given up (uptime ns).
+    func oldestLate() -> UInt64? { state.withLock { $0.late.values.min() } }
 
     func abandonAll(reason: String) {
         let all = state.withLock { state in

@@ -176,3 +176,49 @@ extension Integration.IdleWaitTests {
         #expect(attempts.first?["detail"]?.stringValue?.contains("did not answer within") == true, "\(attempts)")
     }
 }
+
+extension Integration.IdleWaitTests {
+    /// A plugin that leaves a batch unanswered a whole `plugin_timeout` after giving it up is
+    /// stuck: the channel reports it, and the watchdog is no longer pinged, so systemd restarts leadd.
+    @Test func aPluginThatStaysStuckStopsTheWatchdog() throws {
+        let daemon = try DaemonProcess(
+            channels: """
+                  sms:
+                    plugin: TestChannel
+                    batch_size: 1
+                    plugin_timeout: 1s
+                    retry: {initial: 1h}
+                    settings:
+                      file: "@SENT@"
+                      hang_matching: "+5511911111111"
+                """)
+        let notify = try FakeNotifySocket(directory: daemon.directory)
+        daemon.environment["NOTIFY_SOCKET"] = notify.path
+        daemon.environment["WATCHDOG_USEC"] = "1000000"
+        try daemon.start()
+        var messages: [String] = []
+        notify.collect(into: &messages, timeout: 30) { $0.contains { $0.contains("WATCHDOG=1") } }
+        #expect(messages.contains { $0.contains("WATCHDOG=1") })
+
+        _ = try daemon.call("message.send", sendParams(to: "+5511911111111", key: "hung"))
+        #expect(
+            try daemon.eventually(timeout: 60) {
+                let health = try daemon.call("channel.list").arrayValue?.first?["health"]?.stringValue ?? ""
+                return health.hasPrefix("stuck")
+            })
+        // The socket is read all along, so a ping is seen within a fifth of a second of being sent.
+        let deadline = Date().addingTimeInterval(60)
+        var found: Date?
+        var pingsAfter = 0
+        while Date() < deadline, found.map({ Date().timeIntervalSince($0) < 3 }) ?? true {
+            var received: [String] = []
+            notify.collect(into: &received, timeout: 0.2) { _ in false }
+            if let found, Date().timeIntervalSince(found) > 0.5 {
+                pingsAfter += received.filter { $0.contains("WATCHDOG=1") }.count
+            }
+            if found == nil, daemon.log.contains("is stuck; not pinging the watchdog") { found = Date() }
+        }
+        #expect(found != nil, "\(daemon.log.suffix(1_000))")
+        #expect(pingsAfter == 0, "\(pingsAfter) watchdog pings after the plugin was found stuck")
+    }
+}
