@@ -50,13 +50,14 @@ let package = Package(
             pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]
         ),
-        // HTTP and SMTP for the channel plugins: libcurl's multi interface, through typed wrappers.
+        // The PostgreSQL store: libpq's own client, as the database's tools use it.
         .systemLibrary(
             name: "CLibPQ",
             path: "Sources/CLibPQ",
             pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"])]
         ),
+        // HTTP and SMTP for the channel plugins: libcurl's multi interface, through typed wrappers.
         .systemLibrary(
             name: "CCurl",
             path: "Sources/CCurl",

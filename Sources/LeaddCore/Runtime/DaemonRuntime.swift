@@ -1,6 +1,6 @@
-import LeaddSync
 // Everything the running daemon is made of, built once at start: the live config, the store,
 // and each channel with its plugin and dispatcher (or the reason it failed to load).
+import LeaddSync
 import Logging
 import PluginAPI
 
