@@ -51,9 +51,10 @@ final class SQLiteCheckpointer: @unchecked Sendable {
 
     /// Under steady writes a passive checkpoint never finds the log fully copied (the writer has
     /// added to it meanwhile), so the log is never started over and grows with every write. Once
-    /// it is past `restartFrames`, the writer is asked to copy the rest itself between two
-    /// transactions (`finishOnWriter`): nothing is added while it does, so its next transaction
-    /// starts the log afresh. A restart checkpoint from this thread did the same by taking the
+    /// it is past `restartFrames`, the writer is asked to copy the rest itself, with a passive
+    /// checkpoint on its own connection between two transactions (`finishOnWriter`): nothing is
+    /// added while it does, so once no reader needs the old frames its next transaction starts
+    /// the log afresh. A restart checkpoint from this thread did the same by taking the
     /// write lock, and held the writer up to its busy timeout whenever a reader was in the log
     /// (measured: 200-300 ms, twice a second, during an import).
     private func checkpoint() {
