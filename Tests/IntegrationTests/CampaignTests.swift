@@ -84,7 +84,9 @@ extension Integration {
             let summary = try JSONValue.parse(again.out.trimmingCharacters(in: .whitespacesAndNewlines))
             #expect(summary["accepted"] == .integer(0))
             #expect(summary["rejected"]?.arrayValue?.count == 5)
-            usleep(300_000)
+            // The reimport stored nothing: with nothing queued or in flight, nothing more can go out.
+            #expect(try daemon.isIdle())
+            #expect(try daemon.totals()["sent"] == 6)
             #expect(daemon.sentLines.count == 6)
             // The second import found the compiled templates and the read numbers in memory.
             let caches = try daemon.call("status")["caches"]
@@ -125,10 +127,13 @@ extension Integration {
             let paused = try daemon.call("campaign.pause", JSONObject(["id": "drip"]))
             let held = paused["paused"]?.int64Value ?? 0
             #expect(held > 0)
-            usleep(300_000)
-            let afterPause = daemon.sentLines.count
-            usleep(700_000)
-            #expect(daemon.sentLines.count == afterPause, "sends went on while paused")
+            // The sends already handed to the plugin finish; then nothing is queued or in flight, so
+            // nothing more can go out while paused: every message is either sent or held.
+            #expect(try daemon.eventually(timeout: 60) { try daemon.isIdle() })
+            let counts = try daemon.totals()
+            #expect(counts["paused"] == held, "\(counts)")
+            #expect(counts["sent"] == 60 - held, "sends went on while paused: \(counts)")
+            #expect(daemon.sentLines.count == 60 - Int(held), "sends went on while paused")
             #expect(try daemon.call("campaign.get", JSONObject(["id": "drip"]))["state"] == "paused")
             _ = try daemon.call("campaign.resume", JSONObject(["id": "drip"]))
             #expect(try daemon.allSent(60))
@@ -188,12 +193,18 @@ extension Integration {
             let paused = try daemon.call("campaign.pause", JSONObject(["id": "soon"]))
             #expect(paused["paused"] == 5, "\(paused)")
             #expect(try daemon.call("queue.stats")["total"]?["inflight"] == 1)
-            #expect(try daemon.allSent(1, timeout: 10))
-            usleep(500_000)
-            #expect(daemon.sentLines.count == 1, "a paused message went out")
+            // Another message, handed to the plugin once it is free, when the paused ones are long
+            // due. The dispatcher takes every due message it may send, up to the batch size (10),
+            // in one pick: a paused message still held in memory and let go would have left with
+            // this one or before it.
+            _ = try daemon.call("message.send", sendParams(key: "probe"))
+            #expect(try daemon.allSent(2, timeout: 60))
+            #expect(try daemon.eventually(timeout: 60) { try daemon.isIdle() })
+            #expect(Set(daemon.sentRecords.compactMap { $0["key"]?.stringValue }) == ["busy", "probe"])
+            #expect(try daemon.totals()["paused"] == 5)
             _ = try daemon.call("campaign.resume", JSONObject(["id": "soon"]))
-            #expect(try daemon.allSent(6, timeout: 30))
-            #expect(Set(daemon.sentRecords.compactMap { $0["key"]?.stringValue }).count == 6)
+            #expect(try daemon.allSent(7, timeout: 30))
+            #expect(Set(daemon.sentRecords.compactMap { $0["key"]?.stringValue }).count == 7)
         }
 
         @Test func aLeadSuppressedAfterImportIsSkippedAtSendTime() throws {
@@ -219,10 +230,16 @@ extension Integration {
                 environment: env)
             #expect(added.status == 0, "\(added.err)")
             #expect(try daemon.allSent(1))
-            usleep(500_000)
+            // Both are due at the same time; the suppressed one is cancelled when it is taken to
+            // be sent, and a cancelled message never goes out.
+            #expect(
+                try daemon.eventually(timeout: 60) {
+                    let skipped = try daemon.call(
+                        "lead.get", JSONObject(["campaign": "later", "key": "11 98888-0002"]))
+                    return skipped["messages"]?.arrayValue?.first?["state"] == "cancelled"
+                })
+            #expect(try daemon.isIdle())
             #expect(daemon.sentRecords.map { $0["to"] } == ["+5511988880001"])
-            let skipped = try daemon.call("lead.get", JSONObject(["campaign": "later", "key": "11 98888-0002"]))
-            #expect(skipped["messages"]?.arrayValue?.first?["state"] == "cancelled")
             // A suppressed address is refused at import.
             let again = try daemon.call(
                 "lead.import",
@@ -345,7 +362,9 @@ extension Integration.CampaignProcessTests {
         #expect(result["accepted"] == .integer(2))
         // Yan by SMS; Zed's SMS refused for good, then by e-mail, once.
         #expect(try daemon.allSent(2))
-        usleep(500_000)
+        // Once nothing is queued or in flight, no second fallback (nor a resent SMS) can follow.
+        #expect(try daemon.eventually(timeout: 60) { try daemon.isIdle() })
+        #expect(try daemon.totals()["sent"] == 2)
         let sent = daemon.sentRecords.map { $0["to"]?.stringValue ?? "" }.sorted()
         #expect(sent == ["+5511900000002", "zed@example.com"])
         let zed = try daemon.call("lead.get", JSONObject(["campaign": "fb", "key": "+5511900000001"]))

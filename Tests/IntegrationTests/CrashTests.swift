@@ -47,13 +47,22 @@ extension Integration {
         /// More lanes than one round of reads may take (the horizon's budget is 200,000 entries,
         /// 512 a lane): the loop must wait for the next round, not for a time before the epoch.
         @Test func aRestartWithMoreLanesThanOneReadTakesStaysUp() throws {
-            let daemon = try DaemonProcess()
+            let daemon = try DaemonProcess(extraDaemon: "  status_interval: 200ms")
+            // Every message is due now and held back by a closed window, so the loop never finds
+            // one it may send: after the first round of reads it goes round with lanes still to read.
+            try daemon.writeConfig(
+                try String(contentsOfFile: daemon.configPath, encoding: .utf8) + """
+
+                    schedules:
+                      office: {timezone: UTC, hours: "\(closedHoursUTC())"}
+                    tenants:
+                      defaults:
+                        schedule: office
+                    """)
             try daemon.start()
             let tenants = 600
             let batch = (0..<tenants).map {
-                ControlClient.request(
-                    "message.send",
-                    sendParams(tenant: "t\($0)", key: "k\($0)", sendAt: "2031-01-01T00:00:00Z"), id: Int64($0))
+                ControlClient.request("message.send", sendParams(tenant: "t\($0)", key: "k\($0)"), id: Int64($0))
             }
             let client = try daemon.client()
             try client.writeLine(JSONValue.array(batch).serialized)
@@ -61,10 +70,20 @@ extension Integration {
             daemon.signal(SIGTERM)
             #expect(daemon.waitForExit() == 0)
 
+            let notify = try FakeNotifySocket(directory: daemon.directory)
+            daemon.environment["NOTIFY_SOCKET"] = notify.path
             try daemon.start()
-            Thread.sleep(forTimeInterval: 2)
-            #expect(daemon.process?.isRunning == true, "leadd stopped after the restart:\n\(daemon.log)")
+            // STATUS= counts the due messages the scheduler holds in memory: all of them only once
+            // the second round of reads has landed, which the loop makes only after it went round
+            // with lanes still to read (where it used to stop on an arithmetic overflow).
+            var messages: [String] = []
+            notify.collect(into: &messages, timeout: 60) { received in
+                received.contains { $0.contains("(due \(tenants))") } || daemon.process?.isRunning != true
+            }
+            try #require(daemon.process?.isRunning == true, "leadd stopped after the restart:\n\(daemon.log)")
+            #expect(messages.contains { $0.contains("(due \(tenants))") }, "\(messages.suffix(3))")
             #expect(try daemon.call("queue.stats")["total"]?["scheduled"] == .integer(Int64(tenants)))
+            #expect(daemon.sentLines.isEmpty)
         }
 
         @Test func messagesInFlightAtAKillAreSentAfterTheRestart() throws {

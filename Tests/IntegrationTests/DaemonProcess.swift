@@ -124,6 +124,23 @@ final class DaemonProcess {
         return try condition()
     }
 
+    /// The message counts of every channel together, by state (`scheduled`, `inflight`, `sent`...).
+    func totals() throws -> [String: Int64] {
+        var counts: [String: Int64] = [:]
+        for (state, n) in try call("queue.stats")["total"]?.objectValue ?? JSONObject() {
+            counts[state] = n.int64Value
+        }
+        return counts
+    }
+
+    /// True when no message is queued or in flight. The plugin is handed only messages claimed
+    /// from the queue (each one in flight until its outcome is recorded), so from here on nothing
+    /// more is sent until a message is added or a campaign resumed.
+    func isIdle() throws -> Bool {
+        let counts = try totals()
+        return counts["scheduled"] == 0 && counts["inflight"] == 0
+    }
+
     deinit {
         if let process, process.isRunning {
             process.signal(SIGKILL)
@@ -162,6 +179,15 @@ func run(_ executable: String, _ arguments: [String], environment: [String: Stri
     let out = (try? String(contentsOfFile: base + ".out", encoding: .utf8)) ?? ""
     let err = (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? ""
     return (status, out, err)
+}
+
+/// The hours (UTC) of a sending window that is closed now and stays closed for at least an hour:
+/// one hour, starting two hours from now.
+func closedHoursUTC() -> String {
+    var utc = Calendar(identifier: .gregorian)
+    utc.timeZone = TimeZone(identifier: "UTC")!
+    let start = (utc.component(.hour, from: Date()) + 2) % 24
+    return String(format: "%02d:00-%02d:00", start, start + 1)
 }
 
 func sendParams(

@@ -215,15 +215,21 @@ extension Integration {
                 process.signal(SIGTERM)
                 process.wait()
             }
-            usleep(300_000)
-            _ = try daemon.call("message.send", sendParams())
+            // The tail prints only what happens after it subscribed, and does not say when that is:
+            // a message sent before is simply not seen. So send one, and another whenever a second
+            // passes with nothing printed, until the tail prints an event.
             var line = ""
-            _ = daemon.eventually(timeout: 10) {
+            func printed() -> Bool {
                 line =
                     ((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").split(separator: "\n").first.map(
                         String.init) ?? ""
                 return !line.isEmpty
             }
+            #expect(
+                try daemon.eventually(timeout: 60) {
+                    _ = try daemon.call("message.send", sendParams())
+                    return daemon.eventually(timeout: 1) { printed() }
+                })
             #expect(try JSONValue.parse(line)["type"] == "sent")
         }
     }
@@ -268,8 +274,14 @@ extension Integration {
             let status = try run(productsDirectory + "/leaddctl", ["breakers", "--socket", daemon.socketPath])
             #expect(status.out.contains("open"))
 
-            // Several open/half-open rounds: nothing may die, even with max_attempts 2.
-            usleep(2_500_000)
+            // Several open/half-open rounds: nothing may die, even with max_attempts 2. A round
+            // ends when the half-open breaker's probes find the channel still down and it opens
+            // again: two more "open" events are two rounds.
+            var reopened = 0
+            while reopened < 2 {
+                let event = try subscriber.readResponse()
+                if event["params"]?["detail"] == "open" { reopened += 1 }
+            }
             #expect(try daemon.call("queue.stats")["total"]?["dead"] == .integer(0))
 
             try FileManager.default.removeItem(atPath: down)
@@ -387,13 +399,10 @@ extension Integration {
 extension Integration {
     @Suite struct SendingWindowProcessTests {
         @Test func nothingGoesOutOutsideTheWindowAndAReloadOpensIt() throws {
-            // A window that is closed now: one hour, starting two hours from now (UTC).
-            var utc = Calendar(identifier: .gregorian)
-            utc.timeZone = TimeZone(identifier: "UTC")!
-            let hour = utc.component(.hour, from: Date())
-            let closed = String(format: "%02d:00-%02d:00", (hour + 2) % 24, (hour + 2) % 24 + 1)
+            let closed = closedHoursUTC()
             let daemon = try DaemonProcess()
             let base = try String(contentsOfFile: daemon.configPath, encoding: .utf8)
+            // Tenant `other` sends at any time.
             func config(hours: String) -> String {
                 base + """
 
@@ -401,21 +410,32 @@ extension Integration {
                       office:
                         timezone: UTC
                         hours: "\(hours)"
+                      anytime:
+                        timezone: UTC
+                        hours: "00:00-24:00"
                     tenants:
                       defaults:
                         schedule: office
+                      overrides:
+                        other:
+                          schedule: anytime
                     """
             }
             try daemon.writeConfig(config(hours: closed))
             try daemon.start()
             let id = try #require(try daemon.call("message.send", sendParams())["id"]?.stringValue)
-            usleep(1_500_000)
+            // Another tenant's message, whose window is open, queued after the first (the
+            // scheduler hears of new rows in the order they were stored). The dispatcher takes
+            // every due message it may send, up to the batch size (100), in one pick, asking
+            // each tenant in turn: once this one has gone, the first was looked at and held back.
+            _ = try daemon.call("message.send", sendParams(tenant: "other", key: "other"))
+            #expect(try daemon.allSent(1))
             #expect(try daemon.call("message.get", JSONObject(["id": .string(id)]))["state"] == "scheduled")
-            #expect(daemon.sentLines.isEmpty)
+            #expect(daemon.sentRecords.map { $0["key"] } == ["other"])
 
             try daemon.writeConfig(config(hours: "00:00-24:00"))
             #expect(try daemon.call("config.reload")["reloaded"] == .bool(true))
-            #expect(try daemon.allSent(1))
+            #expect(try daemon.allSent(2))
         }
     }
 }

@@ -2,6 +2,7 @@
 // occupy Swift's cooperative thread pool. A writer worker groups every job waiting when it wakes
 // into one transaction (group commit): many concurrent requests, one fsync.
 import Foundation
+import Synchronization
 
 /// What a job changed: message counts (applied to the `counts` table in the same transaction)
 /// and rows added to the queue.
@@ -85,6 +86,9 @@ final class SQLiteWorker: @unchecked Sendable {
     private let syncer: WALSyncer?
     /// Set when the disk failed a sync: the worker then runs no more transactions.
     let failStop: FailStop
+    /// Group transactions committed, so tests can see that concurrent jobs shared one.
+    private let committed = Atomic<Int>(0)
+    var transactions: Int { committed.load(ordering: .acquiring) }
 
     /// Run on the worker's thread between two transactions, with no transaction open.
     private let betweenTransactions: (@Sendable (SQLiteConnection) -> Void)?
@@ -195,6 +199,7 @@ final class SQLiteWorker: @unchecked Sendable {
         do {
             try applyCounts(total)
             try connection.execute("COMMIT")
+            committed.add(1, ordering: .releasing)
         } catch {
             try? connection.execute("ROLLBACK")
             for journal in journals { journal.rollback(to: 0) }

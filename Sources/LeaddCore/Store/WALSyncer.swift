@@ -6,6 +6,7 @@
 // commits. The log is written in order and its frames are checksummed in a chain, so after a
 // power loss SQLite recovers a prefix of the commits: never a later one without an earlier one.
 import Foundation
+import Synchronization
 
 final class WALSyncer: @unchecked Sendable {
     struct Commit {
@@ -25,6 +26,9 @@ final class WALSyncer: @unchecked Sendable {
     /// The log's descriptor and inode: reopened if SQLite ever replaces the file. Syncer thread only.
     private var descriptor: Int32 = -1
     private var inode: ino_t = 0
+    /// Syncs of the log that succeeded, so tests can see that an answer came after one.
+    private let completedSyncs = Atomic<Int>(0)
+    var syncs: Int { completedSyncs.load(ordering: .acquiring) }
 
     init(
         walPath: String, failStop: FailStop = FailStop(), afterAnswer: (@Sendable (CommitEffects) -> Void)? = nil,
@@ -83,6 +87,7 @@ final class WALSyncer: @unchecked Sendable {
         guard fdatasync(descriptor) == 0 else {
             return SQLiteError(code: 10, message: "cannot sync \(walPath): \(String(cString: strerror(errno)))")
         }
+        completedSyncs.add(1, ordering: .releasing)
         return nil
     }
 }

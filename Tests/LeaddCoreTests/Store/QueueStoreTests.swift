@@ -1,4 +1,6 @@
 import Foundation
+import LeaddSync
+import TestSupport
 import Testing
 
 @testable import LeaddCore
@@ -214,17 +216,52 @@ import Testing
         await reopened.close()
     }
 
+    /// Requests that come while the writer is busy wait together and are stored in one
+    /// transaction (one commit, one sync of the log); each is answered with its own message.
     @Test(arguments: StoreEngine.all) func concurrentRequestsAreGroupedAndEachAnswered(engine: StoreEngine) async throws
     {
         let store = try engine.open(directory)
-        let ids = try await withThrowingTaskGroup(of: Int64.self) { group in
-            for n in 0..<200 {
-                group.addTask { try await store.enqueue([message(key: "k\(n)")], now: 0)[0].id }
+        let requests = 200
+        // SQLite: the writer is held on a job of its own until every request waits behind it.
+        // (PostgreSQL runs each write in its own transaction on a pool; the server groups commits.)
+        let writer = (store as? SQLiteQueueStore)?.writer
+        let release = DispatchSemaphore(value: 0)
+        let holding = Locked(false)
+        let holder = writer.map { writer in
+            Task {
+                try await writer.submit { _, _ in
+                    holding.withLock { $0 = true }
+                    release.wait()
+                }
             }
-            return try await group.reduce(into: Set<Int64>()) { $0.insert($1) }
         }
-        #expect(ids.count == 200)
-        #expect(store.stats().total[.scheduled] == 200)
+        if holder != nil { #expect(await eventually { holding.withLock { $0 } }) }
+        let before = writer?.transactions ?? 0
+        let answers = try await withThrowingTaskGroup(of: (Int, EnqueueResult).self) { group in
+            for n in 0..<requests {
+                group.addTask { (n, try await store.enqueue([message(key: "k\(n)")], now: 0)[0]) }
+            }
+            if let writer {
+                #expect(await eventually { writer.waitingJobs == requests }, "\(writer.waitingJobs) waiting")
+                release.signal()
+            }
+            return try await group.reduce(into: [Int: EnqueueResult]()) { $0[$1.0] = $1.1 }
+        }
+        try await holder?.value
+        if let writer {
+            // The holder's transaction, then one for all the requests (a group takes up to 1,000).
+            let transactions = writer.transactions - before
+            #expect(transactions == 2, "\(requests) requests in \(transactions - 1) transactions")
+        }
+        #expect(answers.count == requests)
+        #expect(Set(answers.values.map(\.id)).count == requests)
+        for (n, answer) in answers.sorted(by: { $0.key < $1.key }) {
+            #expect(!answer.duplicate)
+            let stored = try await store.message(id: answer.id)
+            #expect(stored?.idempotencyKey == "k\(n)", "request \(n) was answered with another's message")
+            #expect(stored?.state == .scheduled)
+        }
+        #expect(store.stats().total[.scheduled] == Int64(requests))
         await store.close()
     }
 

@@ -20,19 +20,56 @@ import Testing
         }
     }
 
+    /// A job that tells `answered` of its answer, on the thread that gives it.
+    final class WatchedJob: SQLiteJob {
+        let answered: ((any Error)?) -> Void
+        init(answered: @escaping ((any Error)?) -> Void) { self.answered = answered }
+        func run(_ connection: SQLiteConnection, _ deltas: inout CommitEffects) throws {}
+        func finish(_ error: (any Error)?) { answered(error) }
+    }
+
+    /// What the syncer did, in order, each with how many syncs of the log had succeeded by then.
+    struct Step: Equatable, CustomStringConvertible {
+        var what: String
+        var syncs: Int
+        var description: String { "\(what) after \(syncs) syncs" }
+    }
+
     @Test func aJobIsAnsweredAfterTheSyncAndItsEffectsAreApplied() async throws {
         let wal = temporaryDirectory() + "/leadd.db-wal"
         #expect(FileManager.default.createFile(atPath: wal, contents: Data("frames".utf8)))
-        let applied = Locked(0)
-        let syncer = WALSyncer(walPath: wal) { effects in applied.withLock { $0 += effects.changes.count } }
+        let steps = Locked<[Step]>([])
+        let syncerBox = Locked<WALSyncer?>(nil)
+        let note: @Sendable (String) -> Void = { what in
+            let syncs = syncerBox.withLock { $0?.syncs ?? -1 }
+            steps.withLock { $0.append(Step(what: what, syncs: syncs)) }
+        }
+        let syncer = WALSyncer(walPath: wal) { effects in note("effects \(effects.changes.count)") }
+        syncerBox.withLock { $0 = syncer }
+        /// Submits a commit of one job, as the writer does, and waits for its answer.
+        func commit(_ effects: CommitEffects) async -> (any Error)? {
+            await withCheckedContinuation { (answer: CheckedContinuation<(any Error)?, Never>) in
+                let job = WatchedJob { error in
+                    note("answer")
+                    answer.resume(returning: error)
+                }
+                syncer.submit(WALSyncer.Commit(jobs: [job], errors: [nil], effects: effects))
+            }
+        }
         var effects = CommitEffects()
         effects.move("sms", from: .scheduled, to: .inflight)
-        #expect(await answer(syncer, effects: effects) == nil)
-        #expect(applied.withLock { $0 } == 2)
-        // A log replaced by another file (another inode) is opened again.
+        #expect(await commit(effects) == nil)
+        // The log was synced before the commit was published and answered, and the answer came
+        // once its effects were applied.
+        #expect(steps.withLock { $0 } == [Step(what: "effects 2", syncs: 1), Step(what: "answer", syncs: 1)])
+        // A log replaced by another file (another inode) is opened again, and synced.
         try FileManager.default.removeItem(atPath: wal)
         #expect(FileManager.default.createFile(atPath: wal, contents: Data()))
-        #expect(await answer(syncer) == nil)
+        #expect(await commit(CommitEffects()) == nil)
+        #expect(
+            steps.withLock { Array($0.dropFirst(2)) } == [
+                Step(what: "effects 0", syncs: 2), Step(what: "answer", syncs: 2),
+            ])
         syncer.stop()
     }
 
