@@ -158,7 +158,10 @@ extension Integration {
                           crash_matching: "+5511922222222"
                     """)
             try daemon.start()
-            let poison = try daemon.call("message.send", sendParams(to: "+5511922222222", key: "poison"))
+            // Due a moment later: sent at once, it could crash leadd before the answer left it.
+            let later = ISO8601DateFormatter().string(from: Date().addingTimeInterval(2))
+            let poison = try daemon.call(
+                "message.send", sendParams(to: "+5511922222222", key: "poison", sendAt: later))
             let id = try #require(poison["id"]?.stringValue)
             var crashes = 0
             var state: JSONValue?

@@ -385,9 +385,14 @@ public final class ChannelDispatcher: Sendable {
         }
         let tick = Self.monotonicMilliseconds()
         if tick - claim.tick > Self.handOffSlack {
-            // Kept claimed for the next pick, which takes tokens again as the limits stand then.
             let ids = Set(batch.map(\.id))
             let rows = claim.picks.filter { ids.contains($0.entry.id) }
+            // Without a rate anywhere on the way there are no tokens to be late with.
+            let config = self.config
+            guard
+                claim.tokens != nil || !claim.used.isEmpty || rows.contains(where: { rules.isLimited($0.lane, config) })
+            else { return batch }
+            // Kept claimed for the next pick, which takes tokens again as the limits stand then.
             prefetch.hold(batch)
             horizon.withLock { $0.putBack(rows) }
             for row in rows { rules.giveBack(row.lane, tick: tick) }

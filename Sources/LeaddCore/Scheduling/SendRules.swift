@@ -92,6 +92,12 @@ public final class SendRules: Sendable {
         return answer
     }
 
+    /// True when a message of `lane` is held to a tenant's or campaign's rate.
+    public func isLimited(_ lane: QueueLane, _ config: ConfigHolder) -> Bool {
+        if settings(for: lane.tenant, config).rate != nil { return true }
+        return !lane.campaign.isEmpty && campaigns.campaign(lane.campaign)?.rate != nil
+    }
+
     /// Returns the tokens `permit` took for a message of `lane` that did not go after all.
     public func giveBack(_ lane: QueueLane, tick: Int64) {
         if !lane.campaign.isEmpty, campaigns.campaign(lane.campaign)?.rate != nil {
