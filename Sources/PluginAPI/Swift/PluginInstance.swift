@@ -87,7 +87,7 @@ public final class PluginInstance: Sendable {
         var instance: UnsafeMutableRawPointer?
         var error = [CChar](repeating: 0, count: 1024)
         let status = settingsJSON.withCString { settings in
-            table.table.pointee.create(table.table.pointee.plugin_context, settings, hostTable, &instance, &error, 1024)
+            table.fields.create(table.fields.plugin_context, settings, hostTable, &instance, &error, 1024)
         }
         guard status == 0, let instance else {
             hostTable.deallocate()
@@ -156,7 +156,7 @@ public final class PluginInstance: Sendable {
             )
             pointers[index] = UnsafePointer(structs + index)
         }
-        table.table.pointee.send_batch(instance, pointers, messages.count)
+        table.fields.send_batch(instance, pointers, messages.count)
         pointers.deallocate()
         structs.deinitialize(count: messages.count)
         structs.deallocate()
@@ -166,7 +166,7 @@ public final class PluginInstance: Sendable {
     /// `nil` when the plugin says it is healthy, else its reason.
     public func healthProblem() -> String? {
         var out = [CChar](repeating: 0, count: 256)
-        let status = table.table.pointee.health(instance, &out, 256)
+        let status = table.fields.health(instance, &out, 256)
         if status == 0 { return nil }
         return String(decoding: out.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
@@ -175,7 +175,7 @@ public final class PluginInstance: Sendable {
     public func shutdown() {
         guard destroyed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
         else { return }
-        table.table.pointee.destroy(instance)
+        table.fields.destroy(instance)
         // Anything the plugin left pending is answered as a retry so no caller waits forever.
         bridge.abandonAll(reason: "plugin stopped without completing the message")
     }
