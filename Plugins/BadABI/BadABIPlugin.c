@@ -5,8 +5,9 @@
  * fail permanently (shows that a plugin in plain C works).
  *
  * Test hooks, found by the tests with dlsym (see bad_abi.h): entries that return the same
- * table under other declared sizes.
+ * table under other declared sizes, and a plugin thread that calls the host late.
  */
+#include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,4 +92,22 @@ const leadd_plugin *bad_abi_entry_later_minor(uint32_t host_major, uint32_t host
     sized(&copy, (uint32_t)sizeof(leadd_plugin) + 64);
     copy.abi_minor = LEADD_ABI_MINOR + 1;
     return &copy;
+}
+
+static void *call_host(void *out) {
+    const leadd_host *host = saved_host;
+    host->log(host->host_context, LEADD_LOG_ERROR, "a log line after the instance was destroyed");
+    leadd_result r = { sizeof(leadd_result), LEADD_OUTCOME_DELIVERED, -1, "late", "completed after destroy" };
+    host->complete(host->host_context, (uint64_t)1 << 24, &r);
+    *(int64_t *)out = host->now_ms(host->host_context);
+    return NULL;
+}
+
+int64_t bad_abi_call_host_from_thread(void) {
+    if (saved_host == NULL) return -1;
+    int64_t now = -1;
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, call_host, &now) != 0) return -1;
+    pthread_join(thread, NULL);
+    return now;
 }

@@ -8,3 +8,6 @@ const leadd_plugin *bad_abi_entry_v1_0(uint32_t host_major, uint32_t host_minor)
 const leadd_plugin *bad_abi_entry_one_short(uint32_t host_major, uint32_t host_minor);
 const leadd_plugin *bad_abi_entry_later_minor(uint32_t host_major, uint32_t host_minor);
 
+/* Calls log, complete and now_ms of the host given to the last instance created, from a thread of
+   the plugin's own, and returns what now_ms answered (-1 when no instance was ever created). */
+int64_t bad_abi_call_host_from_thread(void);

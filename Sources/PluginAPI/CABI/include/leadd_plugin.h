@@ -82,7 +82,10 @@ typedef struct leadd_result {
     const char *detail;           /* human-readable reason, or NULL; never a secret */
 } leadd_result;
 
-/* Services the host offers to a plugin instance. Valid until the instance is destroyed. */
+/* Services the host offers to a plugin instance. The table and `host_context` stay valid for the
+   life of the process, so a plugin thread that outlives its instance may still call them; once
+   `destroy` has returned such calls are ignored: `log` drops the line, `complete` drops the result
+   and `now_ms` returns 0. */
 typedef struct leadd_host {
     uint32_t struct_size;
     uint32_t abi_major;
