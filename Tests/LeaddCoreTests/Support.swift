@@ -3,6 +3,10 @@ import Logging
 
 @testable import LeaddCore
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// A fresh directory under the system temp dir, removed by the caller when done.
 func temporaryDirectory(_ name: String = #function) -> String {
     let safe = name.filter { $0.isLetter || $0.isNumber }
@@ -19,8 +23,9 @@ func buildProductsDirectory() -> String {
 /// A logger that drops everything, so test output shows only test results.
 let quietLogger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
 
-/// A ControlService on a real store in `directory`, with `channels` (YAML under `channels:`).
-func makeControlService(in directory: String, channels: String) throws -> (
+/// A ControlService on a real store in `directory`, with `channels` (YAML under `channels:`) and
+/// `daemon` (more YAML lines under `daemon:`, indented by two spaces).
+func makeControlService(in directory: String, channels: String, daemon: String = "") throws -> (
     service: ControlService, runtime: DaemonRuntime, configPath: String
 ) {
     let path = directory + "/leadd.yaml"
@@ -28,6 +33,7 @@ func makeControlService(in directory: String, channels: String) throws -> (
     daemon:
       state_dir: \(directory)
       plugin_dir: \(buildProductsDirectory())
+    \(daemon)
     channels:
     \(channels)
     """.write(toFile: path, atomically: true, encoding: .utf8)
@@ -44,6 +50,67 @@ func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
     await withCheckedContinuation { continuation in
         Thread { continuation.resume(returning: body()) }.start()
     }
+}
+
+/// A client of a Unix stream socket that speaks in lines, with plain blocking calls.
+final class LineSocketClient: Sendable {
+    let fd: Int32
+
+    init(path: String) throws {
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { throw POSIXError(.ENAMETOOLONG) }
+        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0
+            }
+        }
+        guard connected else {
+            let code = errno
+            close(fd)
+            throw POSIXError(POSIXErrorCode(rawValue: code) ?? .EIO)
+        }
+    }
+
+    func send(_ line: String) throws {
+        let bytes = Array((line + "\n").utf8)
+        var sent = 0
+        while sent < bytes.count {
+            let n = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard n > 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+            sent += n
+        }
+    }
+
+    /// The next line the server writes, or nil when none comes within `timeout` (or it closes).
+    func readLine(timeout: Duration) -> String? {
+        let deadline = ContinuousClock.now + timeout
+        var line: [UInt8] = []
+        var byte: UInt8 = 0
+        while true {
+            let left = ContinuousClock.now.duration(to: deadline)
+            guard left > .zero else { return nil }
+            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let milliseconds = Int32(
+                left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000)
+            guard poll(&poller, 1, max(milliseconds, 1)) > 0 else { continue }
+            guard recv(fd, &byte, 1, 0) == 1 else { return nil }
+            if byte == UInt8(ascii: "\n") { return String(decoding: line, as: UTF8.self) }
+            line.append(byte)
+        }
+    }
+
+    /// Ends the connection both ways; the server sees the client leave.
+    func hangUp() { shutdown(fd, Int32(SHUT_RDWR)) }
+
+    deinit { close(fd) }
 }
 
 /// Runs the tests matching `filter` in a child process of this same test binary, with `environment`
