@@ -3,7 +3,11 @@
  * LEADD_TEST_BAD_ABI picks the fault: "major" (ABI 2.0), "small" (a table cut short),
  * "null" (refuses the host), anything else: a valid, working 1.0 table whose sends all
  * fail permanently (shows that a plugin in plain C works).
+ *
+ * Test hooks, found by the tests with dlsym (see bad_abi.h): entries that return the same
+ * table under other declared sizes, and a plugin thread that calls the host late.
  */
+#include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,4 +56,58 @@ const leadd_plugin *leadd_plugin_entry(uint32_t host_major, uint32_t host_minor)
     if (fault && strcmp(fault, "major") == 0) { table.abi_major = 2; table.abi_minor = 0; }
     if (fault && strcmp(fault, "small") == 0) { table.struct_size = offsetof(leadd_plugin, send_batch); }
     return &table;
+}
+
+/* The working table, declaring `size` bytes; each size gets a table of its own. */
+static const leadd_plugin *sized(leadd_plugin *copy, uint32_t size) {
+    *copy = (leadd_plugin){
+        size, LEADD_ABI_MAJOR, LEADD_ABI_MINOR, "c-test", "0.1.0", "test", NULL,
+        create, send_batch, health, destroy,
+    };
+    return copy;
+}
+
+/* A plugin built against ABI 1.0: its table ends with `destroy`, the last field 1.0 defines. */
+const leadd_plugin *bad_abi_entry_v1_0(uint32_t host_major, uint32_t host_minor) {
+    (void)host_minor;
+    static leadd_plugin copy;
+    if (host_major != LEADD_ABI_MAJOR) return NULL;
+    return sized(&copy, (uint32_t)(offsetof(leadd_plugin, destroy) + sizeof(copy.destroy)));
+}
+
+/* A table one byte short of ABI 1.0. */
+const leadd_plugin *bad_abi_entry_one_short(uint32_t host_major, uint32_t host_minor) {
+    (void)host_minor;
+    static leadd_plugin copy;
+    if (host_major != LEADD_ABI_MAJOR) return NULL;
+    return sized(&copy, (uint32_t)(offsetof(leadd_plugin, destroy) + sizeof(copy.destroy) - 1));
+}
+
+/* A plugin from a later 1.x whose table has fields this host does not know: the host must read
+   only the fields it knows, so the memory past them need not exist. */
+const leadd_plugin *bad_abi_entry_later_minor(uint32_t host_major, uint32_t host_minor) {
+    (void)host_minor;
+    static leadd_plugin copy;
+    if (host_major != LEADD_ABI_MAJOR) return NULL;
+    sized(&copy, (uint32_t)sizeof(leadd_plugin) + 64);
+    copy.abi_minor = LEADD_ABI_MINOR + 1;
+    return &copy;
+}
+
+static void *call_host(void *out) {
+    const leadd_host *host = saved_host;
+    host->log(host->host_context, LEADD_LOG_ERROR, "a log line after the instance was destroyed");
+    leadd_result r = { sizeof(leadd_result), LEADD_OUTCOME_DELIVERED, -1, "late", "completed after destroy" };
+    host->complete(host->host_context, (uint64_t)1 << 24, &r);
+    *(int64_t *)out = host->now_ms(host->host_context);
+    return NULL;
+}
+
+int64_t bad_abi_call_host_from_thread(void) {
+    if (saved_host == NULL) return -1;
+    int64_t now = -1;
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, call_host, &now) != 0) return -1;
+    pthread_join(thread, NULL);
+    return now;
 }

@@ -1,7 +1,9 @@
 // Who may use the control socket, decided from the peer's credentials (SO_PEERCRED), on top of
 // the socket file's own mode and group.
 //
-// Trusts: the kernel's account of the connecting process's uid and gid.
+// Trusts: the kernel's account of the connecting process's uid and gid, and the user database
+// (NSS) for the user's name and groups. That database may be slow (LDAP, SSSD), so the control
+// socket asks it on a thread pool, never on its event loop (see ControlServer).
 // Rules: root and leadd's own user may do everything; with no `daemon.access` in the config,
 // whoever can open the socket may do everything (the file mode decides); otherwise a peer whose
 // uid or one of whose groups is listed under `write` may do everything, under `read` may call
@@ -28,6 +30,22 @@ public enum AccessLevel: Sendable, Equatable {
     case read
     case write
 }
+
+/// What a connecting peer may do, and how to name it in refusals and logs.
+public struct PeerAccess: Sendable, Equatable {
+    public var level: AccessLevel
+    /// "uid 1000 (alice)".
+    public var name: String
+
+    public init(level: AccessLevel, name: String) {
+        self.level = level
+        self.name = name
+    }
+}
+
+/// Decides what a connecting peer may do under `daemon.access`, asking the user database: it may
+/// block, and runs on a thread pool.
+public typealias PeerLookup = @Sendable (PeerCredentials, AccessPolicy) -> PeerAccess
 
 /// `daemon.access` in the config: users and groups (resolved to ids) that may read or write.
 public struct AccessPolicy: Sendable, Equatable {
@@ -58,21 +76,26 @@ public struct AccessPolicy: Sendable, Equatable {
         return .none
     }
 
-    /// Every group the peer's user belongs to (its supplementary groups from the group database).
-    public static func groups(of peer: PeerCredentials) -> Set<UInt32> {
-        guard let entry = getpwuid(peer.uid), let name = entry.pointee.pw_name else { return [peer.gid] }
-        var count: Int32 = 64
-        var list = [gid_t](repeating: 0, count: Int(count))
-        if getgrouplist(name, peer.gid, &list, &count) < 0 {
-            list = [gid_t](repeating: 0, count: Int(count))
-            guard getgrouplist(name, peer.gid, &list, &count) >= 0 else { return [peer.gid] }
-        }
-        return Set(list.prefix(Int(count)).map { UInt32($0) })
+    /// The level of `peer` under `policy` and its name, from the user database. May block: never
+    /// call it on an event loop.
+    public static func resolve(
+        _ peer: PeerCredentials, under policy: AccessPolicy, daemonUser: UInt32 = geteuid()
+    ) -> PeerAccess {
+        PeerAccess(level: level(of: peer, under: policy, daemonUser: daemonUser), name: describe(peer))
     }
 
-    /// Names a peer for error messages and logs: "uid 1000 (alice)".
+    /// Every group the peer's user belongs to (its supplementary groups from the group database),
+    /// with the peer's own gid; only that gid for a uid the database does not know. May block.
+    public static func groups(of peer: PeerCredentials) -> Set<UInt32> {
+        guard let name = UserDatabase.userName(of: peer.uid),
+            let groups = UserDatabase.groups(ofUser: name, primaryGroup: peer.gid)
+        else { return [peer.gid] }
+        return groups
+    }
+
+    /// Names a peer for error messages and logs: "uid 1000 (alice)". May block.
     public static func describe(_ peer: PeerCredentials) -> String {
-        guard let entry = getpwuid(peer.uid), let name = entry.pointee.pw_name else { return "uid \(peer.uid)" }
-        return "uid \(peer.uid) (\(String(cString: name)))"
+        guard let name = UserDatabase.userName(of: peer.uid) else { return "uid \(peer.uid)" }
+        return "uid \(peer.uid) (\(name))"
     }
 }

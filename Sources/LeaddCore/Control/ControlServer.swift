@@ -4,6 +4,10 @@
 // commit) but answered strictly in the order they arrived. A connection holds at most
 // `window` requests whose answers are not yet written; past that it stops reading, which pushes
 // back on the client (and a client that stops reading its answers stops being read).
+//
+// Under `daemon.access` each new peer's groups and name come from the user database, which may
+// block (NSS over LDAP): that lookup runs on NIO's blocking thread pool, so a slow one delays only
+// its own connection, never the event loop the other connections are served on.
 import Foundation
 import LeaddProtocol
 import LeaddSync
@@ -23,13 +27,19 @@ public final class ControlServer: Sendable {
     private let ownsSocketFile = Atomic<Bool>(true)
     /// Connections open, and how many may be at once.
     private let connections: ConnectionGauge
+    private let eventLoopGroup: any EventLoopGroup
+    private let peerLookup: PeerLookup
     static let window = 256
 
     public init(
         service: ControlService, events: EventBus, path: String, mode: UInt32, group: UInt32? = nil,
-        maximumLineLength: Int, maximumConnections: Int = 1024, logger: Logger
+        maximumLineLength: Int, maximumConnections: Int = 1024, logger: Logger,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        peerLookup: @escaping PeerLookup = { AccessPolicy.resolve($0, under: $1) }
     ) {
         self.connections = ConnectionGauge(limit: maximumConnections)
+        self.eventLoopGroup = eventLoopGroup
+        self.peerLookup = peerLookup
         self.service = service
         self.bus = events
         self.path = path
@@ -44,6 +54,8 @@ public final class ControlServer: Sendable {
         let channel: NIOAsyncChannel<ControlFrame, ControlOutput>
         let peer: PeerCredentials?
         let access: AccessLevel
+        /// How refusals and logs name the peer.
+        let peerName: String
         /// Opened past `daemon.max_connections`: told why and closed.
         var overLimit = false
     }
@@ -54,10 +66,13 @@ public final class ControlServer: Sendable {
     /// Serves on a socket that systemd opened and passed (socket activation); the socket file
     /// belongs to systemd, so leadd neither changes its mode nor removes it.
     public func adopt(socket fd: Int32) async throws -> Listener {
-        let (maximumLineLength, service, gauge) = (self.maximumLineLength, self.service, self.connections)
-        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        let (maximumLineLength, service, gauge, lookup) = (
+            self.maximumLineLength, self.service, self.connections, self.peerLookup
+        )
+        let server = try await ServerBootstrap(group: eventLoopGroup)
             .bind(fd) { channel in
-                Self.initialize(channel, maximumLineLength: maximumLineLength, service: service, gauge: gauge)
+                Self.initialize(
+                    channel, maximumLineLength: maximumLineLength, service: service, gauge: gauge, lookup: lookup)
             }
         ownsSocketFile.store(false, ordering: .relaxed)
         logger.info("control socket passed by systemd (fd \(fd))")
@@ -65,7 +80,8 @@ public final class ControlServer: Sendable {
     }
 
     static func initialize(
-        _ channel: any Channel, maximumLineLength: Int, service: ControlService, gauge: ConnectionGauge
+        _ channel: any Channel, maximumLineLength: Int, service: ControlService, gauge: ConnectionGauge,
+        lookup: @escaping PeerLookup
     ) -> EventLoopFuture<Accepted> {
         let over = gauge.open(channel)
         let peer: EventLoopFuture<PeerCredentials?>
@@ -76,17 +92,41 @@ public final class ControlServer: Sendable {
         } else {
             peer = channel.eventLoop.makeSucceededFuture(nil)
         }
-        return peer.flatMapThrowing { peer in
-            try accept(channel, peer: peer, over: over, maximumLineLength: maximumLineLength, service: service)
+        let loop = channel.eventLoop
+        return peer.flatMap { peer in
+            resolve(peer, over: over, lookup: lookup, service: service, on: loop).map { (peer, $0) }
+        }.flatMapThrowing { peer, resolved in
+            try accept(
+                channel, peer: peer, resolved: resolved, over: over, maximumLineLength: maximumLineLength,
+                service: service)
+        }
+    }
+
+    /// What `peer` may do. Under `daemon.access` the user database is asked on the blocking thread
+    /// pool; the answer comes back on `loop`.
+    private static func resolve(
+        _ peer: PeerCredentials?, over: Bool, lookup: @escaping PeerLookup, service: ControlService,
+        on loop: any EventLoop
+    ) -> EventLoopFuture<PeerAccess> {
+        let policy = service.runtime.config.current.daemon.access
+        switch (peer, policy) {
+        case (nil, _):
+            return loop.makeSucceededFuture(
+                PeerAccess(level: policy == nil ? .write : .none, name: "a peer of unknown identity"))
+        case (let peer?, nil):
+            return loop.makeSucceededFuture(PeerAccess(level: .write, name: "uid \(peer.uid)"))
+        case (let peer?, let policy?):
+            // A connection over the limit is refused whoever it is: no need to ask.
+            if over { return loop.makeSucceededFuture(PeerAccess(level: .none, name: "uid \(peer.uid)")) }
+            return NIOThreadPool.singleton.runIfActive(eventLoop: loop) { lookup(peer, policy) }
         }
     }
 
     private static func accept(
-        _ channel: any Channel, peer: PeerCredentials?, over: Bool, maximumLineLength: Int, service: ControlService
+        _ channel: any Channel, peer: PeerCredentials?, resolved: PeerAccess, over: Bool, maximumLineLength: Int,
+        service: ControlService
     ) throws -> Accepted {
-        let policy = service.runtime.config.current.daemon.access
-        let access: AccessLevel =
-            peer.map { AccessPolicy.level(of: $0, under: policy) } ?? (policy == nil ? .write : .none)
+        let access = resolved.level
         let quick: (@Sendable ([UInt8]) -> String?)? =
             access == .none || over ? nil : { @Sendable line in service.quickResponse(to: line) }
         let sync = channel.pipeline.syncOperations
@@ -94,7 +134,7 @@ public final class ControlServer: Sendable {
         try sync.addHandler(QuickAnswerHandler(respond: quick))
         return Accepted(
             channel: try NIOAsyncChannel<ControlFrame, ControlOutput>(wrappingChannelSynchronously: channel),
-            peer: peer, access: access, overLimit: over)
+            peer: peer, access: access, peerName: resolved.name, overLimit: over)
     }
 
     public func bind() async throws -> Listener {
@@ -105,11 +145,14 @@ public final class ControlServer: Sendable {
         // A socket file someone still answers on belongs to a live leadd: never take it over.
         // One that refuses connections was left by a process that ended, and is replaced.
         if Self.answers(path) { throw SocketInUse(path: path) }
-        let (maximumLineLength, service, gauge) = (self.maximumLineLength, self.service, self.connections)
-        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        let (maximumLineLength, service, gauge, lookup) = (
+            self.maximumLineLength, self.service, self.connections, self.peerLookup
+        )
+        let server = try await ServerBootstrap(group: eventLoopGroup)
             .serverChannelOption(.backlog, value: 256)
             .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true) { channel in
-                Self.initialize(channel, maximumLineLength: maximumLineLength, service: service, gauge: gauge)
+                Self.initialize(
+                    channel, maximumLineLength: maximumLineLength, service: service, gauge: gauge, lookup: lookup)
             }
         guard chmod(path, mode_t(mode)) == 0 else {
             throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EPERM)
@@ -180,7 +223,7 @@ public final class ControlServer: Sendable {
                     return
                 }
                 guard access != .none else {
-                    let who = accepted.peer.map(AccessPolicy.describe) ?? "a peer of unknown identity"
+                    let who = accepted.peerName
                     logger.warning("control connection from \(who) refused by daemon.access")
                     let refusal = RPCError.accessDenied("\(who) may not use this socket (daemon.access)")
                     try await outbound.write(
@@ -189,7 +232,8 @@ public final class ControlServer: Sendable {
                 }
                 let (responses, sink) = AsyncStream<String?>.makeStream()
                 let sequencer = ResponseSequencer(sink: sink)
-                let events = ControlConnection(bus: bus, access: access, peer: accepted.peer)
+                let events = ControlConnection(
+                    bus: bus, access: access, peer: accepted.peer, peerName: accepted.peerName)
                 defer { events.close() }
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     // Events go straight to the socket, so a slow reader backs up into the
@@ -273,11 +317,14 @@ public final class ControlConnection: Sendable {
     /// What this connection's peer may do, decided when it connected.
     let access: AccessLevel
     let peer: PeerCredentials?
+    /// How refusals name the peer, looked up when it connected.
+    let peerName: String?
 
-    init(bus: EventBus, access: AccessLevel = .write, peer: PeerCredentials? = nil) {
+    init(bus: EventBus, access: AccessLevel = .write, peer: PeerCredentials? = nil, peerName: String? = nil) {
         self.bus = bus
         self.access = access
         self.peer = peer
+        self.peerName = peerName
         (subscriptions, subscriptionSink) = AsyncStream.makeStream()
     }
 

@@ -164,7 +164,7 @@ public final class ControlService: Sendable {
     /// connection) may do everything.
     func authorize(_ method: String, connection: ControlConnection?) throws(RPCError) {
         guard let connection, connection.access != .write, !AccessPolicy.readMethods.contains(method) else { return }
-        let who = connection.peer.map(AccessPolicy.describe) ?? "this peer"
+        let who = connection.peerName ?? "this peer"
         throw .accessDenied("\(who) may read but not change state; \(method) needs daemon.access.write")
     }
 

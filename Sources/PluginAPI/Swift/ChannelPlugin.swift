@@ -25,7 +25,8 @@ public struct PluginSetupError: Error, CustomStringConvertible, Sendable {
 
 /// The host's services, seen from a plugin.
 public struct PluginHost: @unchecked Sendable {
-    // The table is owned by the host and outlives the plugin instance.
+    // The table is owned by the host and outlives the plugin instance: a call after `shutdown`
+    // is safe, and ignored.
     let table: UnsafePointer<leadd_host>
 
     init(table: UnsafePointer<leadd_host>) { self.table = table }

@@ -51,35 +51,39 @@ public struct OutboundMessage: Sendable {
 /// Each `send` call is a batch; the plugin completes messages one by one from any thread and the
 /// batch resumes its caller when its last message is completed, so there is one continuation per
 /// batch rather than per message.
+///
+/// The host table given to the plugin, and the `HostContext` it points to, are never freed: a
+/// plugin may keep threads that outlive its instance and call the host from them. Once `destroy`
+/// has returned such calls are ignored (see `HostContext`).
 public final class PluginInstance: Sendable {
     public let table: PluginTable
     private let bridge: CompletionBridge
+    private let context: HostContext
     private nonisolated(unsafe) let hostTable: UnsafeMutablePointer<leadd_host>
     private nonisolated(unsafe) let instance: UnsafeMutableRawPointer
     private let destroyed = Atomic<Bool>(false)
 
     public init(table: PluginTable, settingsJSON: String, services: PluginHostServices) throws(PluginRefusal) {
         let bridge = CompletionBridge(services: services)
+        let context = HostContext(bridge)
+        // Both live for the rest of the process: the context is retained here and never released.
         let hostTable = UnsafeMutablePointer<leadd_host>.allocate(capacity: 1)
         hostTable.initialize(
             to: leadd_host(
                 struct_size: UInt32(MemoryLayout<leadd_host>.size),
                 abi_major: PluginABI.major,
                 abi_minor: PluginABI.minor,
-                host_context: Unmanaged.passUnretained(bridge).toOpaque(),
+                host_context: Unmanaged.passRetained(context).toOpaque(),
                 log: { context, level, message in
-                    guard let context, let message else { return }
-                    let bridge = Unmanaged<CompletionBridge>.fromOpaque(context).takeUnretainedValue()
+                    guard let message, let bridge = HostContext.bridge(context) else { return }
                     bridge.services.log(PluginLogLevel(rawValue: level) ?? .info, String(cString: message))
                 },
                 now_ms: { context in
-                    guard let context else { return 0 }
-                    return Unmanaged<CompletionBridge>.fromOpaque(context).takeUnretainedValue().services
-                        .nowMilliseconds()
+                    guard let bridge = HostContext.bridge(context) else { return 0 }
+                    return bridge.services.nowMilliseconds()
                 },
                 complete: { context, token, result in
-                    guard let context, let result else { return }
-                    let bridge = Unmanaged<CompletionBridge>.fromOpaque(context).takeUnretainedValue()
+                    guard let result, let bridge = HostContext.bridge(context) else { return }
                     bridge.complete(token: token, result: PluginResult(c: result))
                 }
             )
@@ -87,10 +91,11 @@ public final class PluginInstance: Sendable {
         var instance: UnsafeMutableRawPointer?
         var error = [CChar](repeating: 0, count: 1024)
         let status = settingsJSON.withCString { settings in
-            table.table.pointee.create(table.table.pointee.plugin_context, settings, hostTable, &instance, &error, 1024)
+            table.fields.create(table.fields.plugin_context, settings, hostTable, &instance, &error, 1024)
         }
         guard status == 0, let instance else {
-            hostTable.deallocate()
+            // The plugin may have kept the host table before it gave up: it stays, and is ignored.
+            context.detach()
             let reason = String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             throw PluginRefusal(
                 description: "plugin \(table.name) could not start: \(reason.isEmpty ? "no reason given" : reason)"
@@ -98,6 +103,7 @@ public final class PluginInstance: Sendable {
         }
         self.table = table
         self.bridge = bridge
+        self.context = context
         self.hostTable = hostTable
         self.instance = instance
     }
@@ -156,7 +162,7 @@ public final class PluginInstance: Sendable {
             )
             pointers[index] = UnsafePointer(structs + index)
         }
-        table.table.pointee.send_batch(instance, pointers, messages.count)
+        table.fields.send_batch(instance, pointers, messages.count)
         pointers.deallocate()
         structs.deinitialize(count: messages.count)
         structs.deallocate()
@@ -176,24 +182,47 @@ public final class PluginInstance: Sendable {
             return "stuck: a batch given up at its deadline \(stuck.components.seconds)s ago is still unanswered"
         }
         var out = [CChar](repeating: 0, count: 256)
-        let status = table.table.pointee.health(instance, &out, 256)
+        let status = table.fields.health(instance, &out, 256)
         if status == 0 { return nil }
         return String(decoding: out.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// Stops the instance; pending messages are completed by the plugin before this returns.
+    /// What the plugin calls on the host afterwards is ignored.
     public func shutdown() {
         guard destroyed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
         else { return }
-        table.table.pointee.destroy(instance)
+        table.fields.destroy(instance)
+        context.detach()
         // Anything the plugin left pending is answered as a retry so no caller waits forever.
         bridge.abandonAll(reason: "plugin stopped without completing the message")
     }
 
     deinit {
         shutdown()
-        // The host table is left allocated: a misbehaving plugin may still call through it.
+        // The host table and its context are left allocated: a plugin thread may still call through them.
     }
+}
+
+/// What a plugin instance's `host_context` points to. It is never freed, like the host table, so
+/// a call from a plugin thread that outlives the instance finds it whenever it comes. It leads to
+/// the instance's completion bridge until the instance is destroyed; after that a call is ignored:
+/// `log` drops the line, `complete` drops the result (its message was already answered as a retry
+/// when the instance stopped) and `now_ms` answers 0.
+final class HostContext: Sendable {
+    private let current: Locked<CompletionBridge?>
+
+    init(_ bridge: CompletionBridge) { current = Locked(bridge) }
+
+    /// The bridge of the live instance behind `context`, or nil once it is gone. The caller holds
+    /// the bridge for the length of its call, so a detach meanwhile cannot free it under the call.
+    static func bridge(_ context: UnsafeMutableRawPointer?) -> CompletionBridge? {
+        guard let context else { return nil }
+        return Unmanaged<HostContext>.fromOpaque(context).takeUnretainedValue().current.withLock { $0 }
+    }
+
+    /// From now on calls through this context are ignored.
+    func detach() { current.withLock { $0 = nil } }
 }
 
 extension PluginResult {

@@ -14,17 +14,24 @@ public struct PluginRefusal: Error, CustomStringConvertible, Sendable {
 }
 
 /// A validated plugin table, seen from the host. Checking happens here, in one place.
+///
+/// Any table at least as large as an ABI 1.0 table is accepted: a plugin built against 1.0 keeps
+/// loading after later minor versions append fields. The host keeps its own copy of the table in
+/// its own layout, taken from the bytes the plugin declares (`struct_size`): a field past them
+/// reads as NULL or zero, which means the plugin does not have it, and nothing past them is read.
 public struct PluginTable: @unchecked Sendable {
-    // Tables live for the rest of the process (plugins are never unloaded).
-    let table: UnsafePointer<leadd_plugin>
+    /// The plugin's table as far as it declares it; later fields zero (absent). The functions and
+    /// strings it points to live for the rest of the process (plugins are never unloaded).
+    let fields: leadd_plugin
     public let name: String
     public let version: String
     public let channelKind: String
     public let abiMajor: UInt32
     public let abiMinor: UInt32
 
-    /// The smallest table this host can use: every field up to `destroy`, which v1.0 defines.
-    static let minimumSize = MemoryLayout<leadd_plugin>.size
+    /// The smallest table accepted: an ABI 1.0 table, every field up to `destroy` (the header
+    /// checks at compile time that this is where `destroy` ends).
+    public static let minimumSize = Int(LEADD_PLUGIN_SIZE_1_0)
 
     /// Calls the entry point of a loaded library and checks what it returns.
     /// - Parameters:
@@ -53,15 +60,19 @@ public struct PluginTable: @unchecked Sendable {
         guard size >= Self.minimumSize else {
             throw PluginRefusal(
                 description:
-                    "plugin \(file) has ABI \(major).\(minor) but its table is \(size) bytes, this leadd needs at least \(Self.minimumSize)"
+                    "plugin \(file) has ABI \(major).\(minor) but its table is \(size) bytes, smaller than the \(Self.minimumSize) bytes of an ABI 1.0 table"
             )
         }
-        let t = table.pointee
+        // Only the declared bytes are read; what this host knows beyond them stays zero.
+        var t = leadd_plugin()
+        withUnsafeMutableBytes(of: &t) { copy in
+            copy.copyMemory(from: UnsafeRawBufferPointer(start: raw, count: min(size, copy.count)))
+        }
         guard t.create != nil, t.send_batch != nil, t.health != nil, t.destroy != nil else {
             throw PluginRefusal(
                 description: "plugin \(file) has ABI \(major).\(minor) but leaves a required function empty")
         }
-        self.table = table
+        self.fields = t
         self.abiMajor = major
         self.abiMinor = minor
         self.name = copyCString(t.name) ?? "unnamed"

@@ -7,7 +7,11 @@
  *
  * Rules that keep old plugins working with new hosts and the reverse:
  *  - Every table starts with its size; fields are only ever added at the end. A reader
- *    checks `struct_size` before touching a field added in a later minor version.
+ *    checks `struct_size` before touching a field added in a later minor version: a field
+ *    past the `struct_size` its writer declares is absent (read it as NULL or zero), and a
+ *    field the reader does not know is ignored.
+ *  - The host accepts a plugin table of any `struct_size` from LEADD_PLUGIN_SIZE_1_0 (the
+ *    1.0 fields, which every 1.x table begins with) up, and refuses a smaller one.
  *  - A new major version means an incompatible change; the host refuses other majors.
  *  - Only C types cross the boundary. Strings are NUL-terminated UTF-8.
  *  - Memory passed into a call is valid only for the duration of that call: copy what
@@ -29,6 +33,12 @@ extern "C" {
 
 #define LEADD_ABI_MAJOR 1
 #define LEADD_ABI_MINOR 0
+
+#ifdef __cplusplus
+#define LEADD_STATIC_ASSERT(condition, message) static_assert(condition, message)
+#else
+#define LEADD_STATIC_ASSERT(condition, message) _Static_assert(condition, message)
+#endif
 
 /* What became of one message. Plugins classify; the host decides what to do next. */
 typedef enum leadd_outcome {
@@ -72,7 +82,10 @@ typedef struct leadd_result {
     const char *detail;           /* human-readable reason, or NULL; never a secret */
 } leadd_result;
 
-/* Services the host offers to a plugin instance. Valid until the instance is destroyed. */
+/* Services the host offers to a plugin instance. The table and `host_context` stay valid for the
+   life of the process, so a plugin thread that outlives its instance may still call them; once
+   `destroy` has returned such calls are ignored: `log` drops the line, `complete` drops the result
+   and `now_ms` returns 0. */
 typedef struct leadd_host {
     uint32_t struct_size;
     uint32_t abi_major;
@@ -84,7 +97,8 @@ typedef struct leadd_host {
     void (*complete)(void *host_context, uint64_t token, const leadd_result *result);
 } leadd_host;
 
-/* The table a plugin exports. */
+/* The table a plugin exports. The fields up to `destroy` are those of ABI 1.0; later minor
+   versions only append. */
 typedef struct leadd_plugin {
     uint32_t struct_size;         /* sizeof(leadd_plugin) as the plugin knows it */
     uint32_t abi_major;           /* LEADD_ABI_MAJOR the plugin was built with */
@@ -109,6 +123,19 @@ typedef struct leadd_plugin {
     /* Stop the instance. Every message not yet completed must be completed before this returns. */
     void (*destroy)(void *instance);
 } leadd_plugin;
+
+/* The size of an ABI 1.0 plugin table, from the 1.0 layout: three uint32_t, then four data
+   pointers and four function pointers, each aligned as a pointer (80 bytes on a 64-bit system).
+   A plugin built against 1.0 declares exactly this; one built against a later 1.x declares more.
+   The host accepts any table at least this large. */
+enum {
+    LEADD_PLUGIN_SIZE_1_0 = (3 * sizeof(uint32_t) + sizeof(void *) - 1) / sizeof(void *) * sizeof(void *)
+                            + 4 * sizeof(void *) + 4 * sizeof(void (*)(void))
+};
+
+/* The 1.0 fields keep their places: whatever is appended, `destroy` ends where 1.0 ends. */
+LEADD_STATIC_ASSERT(offsetof(leadd_plugin, destroy) + sizeof(((leadd_plugin *)0)->destroy) == LEADD_PLUGIN_SIZE_1_0,
+                    "a field was inserted among the ABI 1.0 fields of leadd_plugin: append it after destroy");
 
 /* The one exported symbol. The host passes its own ABI version; a plugin may refuse a host it
    cannot serve by returning NULL. The returned table must live for the rest of the process. */
