@@ -440,6 +440,7 @@ public final class ControlService: Sendable {
                         JSONObject([
                             "calling": .integer(Int64(batches.calling)),
                             "recording": .integer(Int64(batches.recording)),
+                            "unrecorded": .integer(Int64(batches.unrecorded)),
                         ]))
                     object["version"] = .string(instance.table.version)
                     object["kind"] = .string(instance.table.channelKind)

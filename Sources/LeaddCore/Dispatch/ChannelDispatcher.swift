@@ -24,10 +24,13 @@ public final class ChannelDispatcher: Sendable {
     private let metrics: LeaddMetrics
     private let events: EventBus
     public let waker = Waker()
-    /// Batches in flight: handed to the plugin, or answered with their outcomes not yet durable.
+    /// Batches being claimed or with the plugin: at most `concurrency`.
     private let inFlight = Atomic<Int>(0)
-    /// Of those, the batches the plugin has answered whose outcomes are being stored.
+    /// Batches the plugin has answered whose outcomes are being stored.
     private let recording = Atomic<Int>(0)
+    /// Messages picked or handed over whose outcomes are not yet stored: at most
+    /// `batch_size x concurrency`, all that a crash can send twice.
+    private let unrecorded = Atomic<Int>(0)
     /// Set by a claim the store refused, so the loop waits before it tries again.
     private let claimFailed = Atomic<Bool>(false)
     private let breaker: Locked<CircuitBreaker>
@@ -123,6 +126,12 @@ public final class ChannelDispatcher: Sendable {
                     await waker.wait(upTo: Self.maximumIdle)
                     continue
                 }
+                // A disk that is slow to store outcomes holds sending back once the bound is reached.
+                let room = batchSize * concurrency - unrecorded.load(ordering: .acquiring)
+                if room <= 0 {
+                    await waker.wait(upTo: Self.maximumIdle)
+                    continue
+                }
                 // A claim that failed (the store refused it) holds the loop back for a while.
                 if claimFailed.exchange(false, ordering: .acquiringAndReleasing) {
                     await waker.wait(upTo: Self.maximumIdle)
@@ -142,7 +151,7 @@ public final class ChannelDispatcher: Sendable {
                     breaker.config = settings?.breaker ?? BreakerConfig()
                     return breaker.permission(now: now)
                 }
-                var limit = batchSize
+                var limit = min(batchSize, room)
                 var probing = false
                 // While the channel's own breaker is open, tenants with senders of their own still send.
                 var channelOpenUntil: Int64?
@@ -210,19 +219,29 @@ public final class ChannelDispatcher: Sendable {
                     senders: chosen.senders, used: chosen.used, instances: accounts?.instances(chosen.used) ?? [:])
                 let claim = Claim(
                     picks: picks, tokens: tokens, used: chosen.used, senders: chosen.senders, now: now, tick: tick)
-                // The slot is held until the batch's outcomes are durable, so at most `concurrency`
-                // batches are ever sent and not yet recorded: all a crash can send twice.
-                let release: @Sendable () -> Void = {
-                    self.inFlight.subtract(1, ordering: .acquiringAndReleasing)
-                    self.waker.wake()
-                }
+                // The batch's slot is free again once the plugin has answered; its messages count
+                // against the bound until their outcomes are durable.
+                let reserved = picks.count
+                let release = Release(
+                    answered: {
+                        self.inFlight.subtract(1, ordering: .acquiringAndReleasing)
+                        self.waker.wake()
+                    },
+                    stored: {
+                        self.unrecorded.subtract(reserved, ordering: .acquiringAndReleasing)
+                        self.waker.wake()
+                    })
                 // With the breaker closed and no sender of a tenant's own involved, nothing the next
                 // pick decides waits on this claim: it runs in the batch's slot while the loop picks
                 // the next batch, so the store takes several claims and outcomes in one transaction.
                 if !probing, channelOpenUntil == nil, chosen.used.isEmpty {
                     inFlight.add(1, ordering: .acquiringAndReleasing)
+                    unrecorded.add(reserved, ordering: .acquiringAndReleasing)
                     group.addTask {
-                        guard let batch = await self.take(claim) else { return release() }
+                        guard let batch = await self.take(claim) else {
+                            release.answered()
+                            return release.stored()
+                        }
                         var route = route
                         route.breakerEpoch = self.breaker.withLock { $0.sent(batch.count) }
                         await self.deliver(batch, retry: retry, route: route, release: release)
@@ -232,7 +251,6 @@ public final class ChannelDispatcher: Sendable {
                 guard let batch = await take(claim) else { continue }
                 var handed = route
                 handed.breakerEpoch = breaker.withLock { $0.sent(batch.count { chosen.senders[$0.id] == nil }) }
-                let sentRoute = handed
                 if !chosen.used.isEmpty {
                     var claimedBy: [String: Int] = [:]
                     for m in batch { if let id = chosen.senders[m.id] { claimedBy[id, default: 0] += 1 } }
@@ -242,7 +260,9 @@ public final class ChannelDispatcher: Sendable {
                         }
                     }
                 }
+                let sentRoute = handed
                 inFlight.add(1, ordering: .acquiringAndReleasing)
+                unrecorded.add(reserved, ordering: .acquiringAndReleasing)
                 group.addTask { await self.deliver(batch, retry: retry, route: sentRoute, release: release) }
             }
             // Cancelled: the discarding group waits for the batches in flight, which finish and are recorded.
@@ -553,10 +573,20 @@ public final class ChannelDispatcher: Sendable {
         await waker.wait(upTo: min(.milliseconds(time - now), Self.maximumIdle))
     }
 
-    /// Batches in flight now: those with the plugin, and those whose outcomes are being stored.
-    public func batches() -> (calling: Int, recording: Int) {
-        let recording = recording.load(ordering: .relaxed)
-        return (max(inFlight.load(ordering: .relaxed) - recording, 0), recording)
+    /// Batches in flight now: those being claimed or with the plugin, those whose outcomes are
+    /// being stored, and the messages whose outcomes are not yet stored.
+    public func batches() -> (calling: Int, recording: Int, unrecorded: Int) {
+        (
+            inFlight.load(ordering: .relaxed), recording.load(ordering: .relaxed),
+            unrecorded.load(ordering: .relaxed)
+        )
+    }
+
+    /// What a batch gives back: its slot once the plugin answered, its place under the bound
+    /// once its outcomes are stored. Each is called exactly once.
+    struct Release: Sendable {
+        let answered: @Sendable () -> Void
+        let stored: @Sendable () -> Void
     }
 
     /// Messages held in memory that are due at `now` (a lower bound of what the store holds due).
@@ -689,7 +719,7 @@ public final class ChannelDispatcher: Sendable {
         return results
     }
 
-    private func deliver(_ claimed: [ClaimedMessage], retry: RetryPolicy, route: Route, release: () -> Void) async {
+    private func deliver(_ claimed: [ClaimedMessage], retry: RetryPolicy, route: Route, release: Release) async {
         // A message whose window closed between the check and the claim waits for the next opening.
         let current = config.current
         let checkedAt = clock.nowMilliseconds()
@@ -721,7 +751,9 @@ public final class ChannelDispatcher: Sendable {
         let ownHeldBack = claimed.count { route.senders[$0.id] == nil } - batch.count { route.senders[$0.id] == nil }
         if ownHeldBack > 0 { breaker.withLock { $0.unsent(ownHeldBack, epoch: route.breakerEpoch) } }
         if batch.isEmpty {
-            release()
+            // Nothing reaches the plugin: nothing here can go out twice.
+            release.answered()
+            release.stored()
             releaseSenders(
                 route.used, claimed: claimed, sent: [], results: [], route: route.senders, epochs: route.senderEpochs,
                 now: checkedAt)
@@ -737,9 +769,10 @@ public final class ChannelDispatcher: Sendable {
         let started = ContinuousClock.now
         let results = await send(batch, outbound, route: route)
         recording.add(1, ordering: .relaxed)
+        release.answered()
         defer {
             recording.subtract(1, ordering: .relaxed)
-            release()
+            release.stored()
         }
         let sendDuration = ContinuousClock.now - started
         let now = clock.nowMilliseconds()
