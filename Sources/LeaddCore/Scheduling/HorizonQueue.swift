@@ -114,8 +114,10 @@ public struct HorizonQueue: Sendable {
     }
 
     /// Starts from the lanes the store holds; their entries are read by the refills that follow.
+    /// A lane already made by an announcement that came first (a commit answered just before the
+    /// start, announced late) is read from its start too: the store may hold earlier rows of it.
     public mutating func start(lanes known: [QueueLane]) {
-        for lane in known where lanes[lane] == nil { lanes[lane] = Lane() }
+        for lane in known { lanes[lane] = Lane() }
     }
 
     /// Rows that entered the queue (committed).

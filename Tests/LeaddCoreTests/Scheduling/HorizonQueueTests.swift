@@ -22,6 +22,23 @@ import Testing
         q.pick(now: now, limit: limit, weight: { weights[$0] ?? 1 }, permit: { _ in .granted }).picks
     }
 
+    /// Rows announced before the store's lanes were listed (a commit answered just before the
+    /// dispatcher started, its announcement late) say nothing of what else the lane holds: the
+    /// lane is read from its start, so rows queued earlier are not taken for absent.
+    @Test func anAnnouncementBeforeTheStartDoesNotHideTheLanesOtherRows() {
+        var q = HorizonQueue(channel: "sms", settings: .init(horizon: 1_000_000, laneCapacity: 1_000))
+        let key = lane("acme")
+        q.noted((0..<100).map { QueuedRow(channel: "sms", lane: key, entry: QueueEntry(dueAt: 0, id: $0)) }, now: 0)
+        q.start(lanes: [key])
+        let reads = q.refills(now: 0)
+        #expect(reads.map(\.lane) == [key])
+        #expect(reads.first?.after == nil)
+        // The store holds 400: the announced 100 and 300 queued before.
+        let stored = (0..<400).map { QueueEntry(dueAt: 0, id: Int64($0)) }
+        for read in reads { q.refilled(read, entries: stored, next: nil, now: 0) }
+        #expect(pick(&q, limit: 1_000).count == 400)
+    }
+
     @Test func upcomingEntriesArePeekedNotTaken() {
         var q = queue([(lane("a"), 5), (lane("a"), 50), (lane("b"), 120), (lane("b"), 40), (lane("c"), 500)])
         let soon = q.upcoming(after: 10, through: 150, limit: 10, skip: { _ in false })
