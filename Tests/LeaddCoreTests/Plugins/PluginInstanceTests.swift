@@ -27,12 +27,7 @@ import Testing
         weak var released: PluginInstance?
         do {
             let instance = try PluginInstance(table: table, settingsJSON: "{}", services: services)
-            let results = await instance.send([
-                OutboundMessage(
-                    id: "1", idempotencyKey: "k", tenant: "t", to: "+1", contentJSON: "{}", dueAtMilliseconds: 1,
-                    attempt: 1)
-            ])
-            #expect(results.map(\.outcome) == [.failed])
+            #expect(await PluginTableTests.sendOne(through: instance) == [.failed])
             instance.shutdown()
             released = instance
         }

@@ -31,13 +31,18 @@ import Testing
         #expect(table.name == "c-test")
         #expect(table.abiMajor == 1 && table.abiMinor == 0)
         let instance = try PluginInstance(table: table, settingsJSON: "{}", services: services)
-        let results = await instance.send([
+        #expect(await Self.sendOne(through: instance) == [.failed])
+        instance.shutdown()
+    }
+
+    /// One message through the C test plugin, which fails every message it is given: the
+    /// outcomes show the call went through the table and back.
+    static func sendOne(through instance: PluginInstance) async -> [PluginOutcome] {
+        await instance.send([
             OutboundMessage(
                 id: "1", idempotencyKey: "k", tenant: "t", to: "+1", contentJSON: "{}", dueAtMilliseconds: 1,
                 attempt: 1)
-        ])
-        #expect(results.map(\.outcome) == [.failed])
-        instance.shutdown()
+        ]).map(\.outcome)
     }
 
     @Test func aTableSmallerThanABI1_0IsRefusedWithBothSizes() {
